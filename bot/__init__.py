@@ -1,0 +1,1 @@
+"""The Telegram side: settings, the command line, the Application, handlers and renderers."""

@@ -1,0 +1,1 @@
+"""One renderer per surface: Telegram HTML, the terminal, and JSON lines."""

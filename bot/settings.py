@@ -1,0 +1,107 @@
+"""Settings from the environment (and an optional `.env`), read by one class."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from knowledge import EngineConfig
+from knowledge.corpus import DEFAULT_CORPUS_DIR
+from knowledge.embedding import BUNDLED_MODEL
+from knowledge.engine import default_index_dir
+
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+def _default_state_dir() -> Path:
+    return default_index_dir().parent / "state"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot and its engine; names are the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    knowledge_model: str = BUNDLED_MODEL
+    knowledge_corpus_dir: Path = DEFAULT_CORPUS_DIR
+    knowledge_index_dir: Path = Field(default_factory=default_index_dir)
+    bot_state_dir: Path = Field(default_factory=_default_state_dir)
+    bot_allowed_chat_ids: IdList = frozenset()
+    bot_allowed_user_ids: IdList = frozenset()
+    bot_admin_user_ids: IdList = frozenset()
+    bot_user_questions_per_minute: int = Field(default=20, ge=1, le=1000)
+    bot_chat_questions_per_minute: int = Field(default=60, ge=1, le=10000)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not _TOKEN.match(value.get_secret_value().strip()):
+            raise ValueError("is not a bot token (expected digits, a colon, then letters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_base_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("bot_allowed_chat_ids", "bot_allowed_user_ids", "bot_admin_user_ids",
+                     mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+            except ValueError:
+                raise ValueError("must be a comma-separated list of numeric ids") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            model=self.knowledge_model,
+            corpus_dir=self.knowledge_corpus_dir,
+            index_dir=self.knowledge_index_dir,
+        )
+
+    def token(self) -> str:
+        """The bot token; raise SettingsError when it is not set."""
+        if self.telegram_bot_token is None:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
+                "(/newbot), then export TELEGRAM_BOT_TOKEN=<the token it gives you>"
+            )
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raise SettingsError with one line naming the first bad one."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None

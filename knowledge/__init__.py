@@ -1,0 +1,22 @@
+"""The answer engine: curated documents, a hybrid passage index, cited answers.
+
+It knows nothing of Telegram; `bot` adapts it to chats.
+"""
+
+from knowledge.engine import Engine, EngineConfig
+from knowledge.errors import CorpusError, IndexCorruptError, KnowledgeError, ModelLoadError
+from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
+
+__all__ = [
+    "Answer",
+    "AnswerKind",
+    "Citation",
+    "CorpusError",
+    "Document",
+    "DocumentInfo",
+    "Engine",
+    "EngineConfig",
+    "IndexCorruptError",
+    "KnowledgeError",
+    "ModelLoadError",
+]

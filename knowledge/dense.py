@@ -1,0 +1,49 @@
+"""The dense side: a faiss inner-product index whose type follows the corpus size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+# Up to this many vectors an exact scan stays within a few milliseconds on two cores.
+EXACT_LIMIT = 20_000
+_PROBES = 24
+
+
+def build_index(vectors: npt.NDArray[np.float32]) -> faiss.Index:
+    """Exact search for small corpora, an inverted-file index above EXACT_LIMIT vectors."""
+    count, dimension = vectors.shape
+    if count <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = int(4 * np.sqrt(count))
+        index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = vectors[np.random.default_rng(0).choice(count, min(count, lists * 40), False)]
+        index.train(sample)
+        index.nprobe = _PROBES
+    index.add(vectors)
+    return index
+
+
+def search(
+    index: faiss.Index, queries: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Scores and ids of the `k` nearest vectors of each query (ids -1 where fewer exist)."""
+    scores, ids = index.search(queries, min(k, index.ntotal))
+    return scores, ids
+
+
+def save_index(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load_index(path: Path) -> faiss.Index:
+    index = faiss.read_index(str(path))
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = _PROBES
+    return index

@@ -1,0 +1,162 @@
+"""The answer engine: a question in, an Answer with verbatim cited excerpts out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge import retrieval
+from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
+from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.focus import name_terms, split_focus
+from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
+from knowledge.passages import MAX_PASSAGE_WORDS
+from knowledge.store import PassageIndex, build_key, load_or_build
+from knowledge.text import clean_question
+
+log = logging.getLogger(__name__)
+
+_QUERY_CACHE_SIZE = 4096
+
+
+def default_index_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "little-giants-bot" / "index"
+
+
+class EngineConfig(BaseModel):
+    """What the engine is built from; the bot's settings fill it in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = BUNDLED_MODEL
+    corpus_dir: Path = DEFAULT_CORPUS_DIR
+    index_dir: Path = Field(default_factory=default_index_dir)
+    max_passage_words: int = Field(default=MAX_PASSAGE_WORDS, ge=10, le=80)
+    max_citations: int = Field(default=5, ge=1, le=10)
+
+
+class Engine:
+    """Loaded once; `answer` and `answer_many` are safe to call from worker threads."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        documents: list[Document],
+        encoder: Encoder,
+        index: PassageIndex,
+        index_status: str,
+    ) -> None:
+        self.config = config
+        self.documents = documents
+        self.encoder = encoder
+        self.index = index
+        self.index_status = index_status
+        self.weights = retrieval.Weights()
+        self._by_id = {doc.doc_id: doc for doc in documents}
+        self._names = name_terms(documents)
+        self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+    @classmethod
+    def load(
+        cls, config: EngineConfig, *, progress: bool = False, encoder: Encoder | None = None
+    ) -> Engine:
+        """Load the corpus and model, and the index from disk (built or rebuilt if needed)."""
+        documents = load_corpus(config.corpus_dir)
+        encoder = encoder or Encoder(config.model)
+        key = build_key(documents, config.model, config.max_passage_words)
+        index, status = load_or_build(config.index_dir, key, documents, encoder, progress)
+        log.info("index %s: %d passages from %d documents", status, len(index.passages),
+                 len(documents))
+        return cls(config, documents, encoder, index, status)
+
+    def reloaded(self, *, progress: bool = False) -> Engine:
+        """A new engine over the corpus as it is now on disk, sharing this one's model."""
+        return Engine.load(self.config, progress=progress, encoder=self.encoder)
+
+    def answer(self, question: str) -> Answer:
+        return self.answer_many([question])[0]
+
+    def answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answers in the same order; the encoder runs once for the whole batch."""
+        prepared = [self._prepare(q) for q in questions]
+        vectors = self._encode([text for text, _ in prepared if text])
+        answers = []
+        for question, (text, truncated) in zip(questions, prepared, strict=True):
+            if not text:
+                answers.append(Answer(question=question, kind=AnswerKind.EMPTY_QUESTION))
+                continue
+            answers.append(self._answer(question, text, vectors[text], truncated))
+        return answers
+
+    def _prepare(self, question: str) -> tuple[str, bool]:
+        text = clean_question(question)
+        return self.encoder.truncate(text) if text else ("", False)
+
+    def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                self._vectors[text] = vector
+        found = {text: self._vectors[text] for text in texts}
+        for text in found:
+            self._vectors.move_to_end(text)
+        while len(self._vectors) > _QUERY_CACHE_SIZE:
+            self._vectors.popitem(last=False)
+        return found
+
+    def _answer(
+        self, question: str, text: str, vector: npt.NDArray[np.float32], truncated: bool
+    ) -> Answer:
+        hits = retrieval.rank(self.index, vector, text, self.weights)
+        if not self._is_answered(text, hits):
+            return Answer(
+                question=question,
+                kind=AnswerKind.NOT_COVERED,
+                closest=self._closest(hits),
+                truncated=truncated,
+            )
+        chosen = retrieval.select(self.index, hits, self.weights, self.config.max_citations)
+        citations = tuple(c for hit in chosen if (c := self._citation(hit)) is not None)
+        return Answer(
+            question=question, kind=AnswerKind.ANSWERED, citations=citations, truncated=truncated
+        )
+
+    def _is_answered(self, text: str, hits: list[retrieval.Hit]) -> bool:
+        """The relevance gate: a relevant best passage that speaks to what is asked."""
+        if not hits or retrieval.relevance(hits[0], self.weights) < self.weights.min_relevance:
+            return False
+        focus = split_focus(text, self._names)
+        if not focus.names or not focus.residual:
+            return True
+        residual_vector = self._encode([focus.residual])[focus.residual]
+        return retrieval.addresses(
+            self.index, hits[0], focus.residual, residual_vector, self.weights
+        )
+
+    def _citation(self, hit: retrieval.Hit) -> Citation | None:
+        passage = self.index.passages[hit.passage]
+        doc = self._by_id.get(passage.doc_id)
+        _, (start, end) = self.index.sentence_span(hit.sentence)
+        if doc is None or doc.body[passage.start : passage.end] != passage.text:
+            log.error("passage %d is not verbatim text of %s; dropped", hit.passage,
+                      passage.doc_id)
+            return None
+        return Citation(
+            **doc.info.model_dump(exclude={"language"}),
+            text=passage.text,
+            highlight=(start - passage.start, end - passage.start),
+            start=passage.start,
+            end=passage.end,
+            score=round(hit.score, 4),
+        )
+
+    def _closest(self, hits: list[retrieval.Hit], limit: int = 2) -> tuple[DocumentInfo, ...]:
+        doc_ids = dict.fromkeys(self.index.passages[h.passage].doc_id for h in hits)
+        return tuple(self._by_id[d].info for d in list(doc_ids)[:limit] if d in self._by_id)

@@ -1,0 +1,17 @@
+"""The engine's exceptions: one base class, one subclass per way things go wrong."""
+
+
+class KnowledgeError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class CorpusError(KnowledgeError):
+    """A corpus file is missing, malformed or invalid; the message names file and field."""
+
+
+class IndexCorruptError(KnowledgeError):
+    """An index on disk does not match its manifest."""
+
+
+class ModelLoadError(KnowledgeError):
+    """The embedding model could not be loaded."""

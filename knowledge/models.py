@@ -1,0 +1,80 @@
+"""Pydantic models at the engine's boundaries: documents, passages, answers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DOC_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+PARTIAL_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DocumentInfo(_Frozen):
+    """What a reader needs to know about where an excerpt comes from."""
+
+    doc_id: str = Field(pattern=DOC_ID_PATTERN)
+    title: str = Field(min_length=1)
+    publisher: str = Field(min_length=1)
+    published: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+
+
+class Document(DocumentInfo):
+    """A curated document: its metadata and its article body."""
+
+    body: str = Field(min_length=1)
+
+    @property
+    def info(self) -> DocumentInfo:
+        return DocumentInfo(**self.model_dump(exclude={"body"}))
+
+
+class Passage(_Frozen):
+    """A few consecutive sentences of one document, with exact offsets."""
+
+    doc_id: str
+    start: int = Field(ge=0)
+    end: int
+    sentences: tuple[tuple[int, int], ...]
+    text: str
+
+
+class AnswerKind(StrEnum):
+    ANSWERED = "answered"
+    NOT_COVERED = "not_covered"
+    EMPTY_QUESTION = "empty_question"
+
+
+class Citation(_Frozen):
+    """One verbatim excerpt; `highlight` is the answering sentence's span in `text`."""
+
+    doc_id: str
+    title: str
+    publisher: str
+    published: str | None
+    url: str | None
+    text: str
+    highlight: tuple[int, int]
+    start: int
+    end: int
+    score: float
+
+
+class Answer(_Frozen):
+    """The engine's reply to one question."""
+
+    question: str
+    kind: AnswerKind
+    citations: tuple[Citation, ...] = ()
+    closest: tuple[DocumentInfo, ...] = ()
+    truncated: bool = False
+
+    @property
+    def abstained(self) -> bool:
+        return self.kind is not AnswerKind.ANSWERED

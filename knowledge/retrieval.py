@@ -1,0 +1,137 @@
+"""Hybrid retrieval: dense and lexical candidates, weighted fusion, relevance, diversity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge import dense
+from knowledge.store import PassageIndex
+
+CANDIDATES = 40
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the signals combine; the defaults were measured on the dev set (BENCHMARKS.md)."""
+
+    dense: float = 0.65
+    lexical: float = 0.35
+    min_relevance: float = 0.365
+    min_focus_coverage: float = 0.2
+    min_focus_similarity: float = 0.3
+    keep_ratio: float = 0.8
+    redundancy: float = 0.85
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage and the signals behind its score."""
+
+    passage: int
+    sentence: int  # global index of the best-matching sentence
+    score: float
+    dense: float
+    coverage: float
+
+
+def rank(
+    index: PassageIndex, query_vector: npt.NDArray[np.float32], query: str, weights: Weights
+) -> list[Hit]:
+    """Candidates from both sides, scored by a weighted sum of dense similarity and BM25."""
+    ids, unknown = index.lexical.term_ids(query)
+    bm25 = index.lexical.scores(ids)
+    _, dense_ids = dense.search(index.dense, query_vector[None, :], CANDIDATES)
+    lexical_ids = _top(bm25, CANDIDATES)
+    candidates = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids]))
+    if candidates.size == 0:
+        return []
+    best_sentence, similarity = _sentence_match(index, candidates, query_vector)
+    passage_similarity = index.passage_vectors[candidates] @ query_vector
+    dense_score = np.maximum(similarity, passage_similarity)
+    top_bm25 = float(bm25.max(initial=0.0))
+    lexical = bm25[candidates] / top_bm25 if top_bm25 > 0 else np.zeros(candidates.size)
+    coverage = index.lexical.coverage(ids, unknown, candidates)
+    fused = weights.dense * dense_score + weights.lexical * lexical * coverage
+    order = np.argsort(-fused)
+    return [
+        Hit(
+            passage=int(candidates[i]),
+            sentence=int(best_sentence[i]),
+            score=float(fused[i]),
+            dense=float(dense_score[i]),
+            coverage=float(coverage[i]),
+        )
+        for i in order
+    ]
+
+
+def relevance(hit: Hit, weights: Weights) -> float:
+    """An absolute measure of how well the best passage speaks to the question."""
+    return weights.dense * hit.dense + weights.lexical * hit.coverage
+
+
+def addresses(
+    index: PassageIndex,
+    hit: Hit,
+    residual: str,
+    residual_vector: npt.NDArray[np.float32],
+    weights: Weights,
+) -> bool:
+    """Whether the hit's passage speaks to the question's focus (its words without the names)."""
+    ids, unknown = index.lexical.term_ids(residual)
+    if ids.size == 0 and unknown == 0:
+        return True  # the question is all names, as in "Who is X?"
+    candidate = np.asarray([hit.passage], dtype=np.int64)
+    if index.lexical.coverage(ids, unknown, candidate)[0] >= weights.min_focus_coverage:
+        return True
+    _, sentence_similarity = _sentence_match(index, candidate, residual_vector)
+    passage_similarity = float(index.passage_vectors[hit.passage] @ residual_vector)
+    similarity = max(float(sentence_similarity[0]), passage_similarity)
+    return similarity >= weights.min_focus_similarity
+
+
+def select(
+    index: PassageIndex, hits: list[Hit], weights: Weights, limit: int
+) -> list[Hit]:
+    """The best hits, skipping near-duplicates of those already chosen (MMR-style)."""
+    if not hits:
+        return []
+    floor = hits[0].score * weights.keep_ratio
+    chosen: list[Hit] = []
+    for hit in hits:
+        if hit.score < floor or len(chosen) == limit:
+            break
+        vector = index.sentence_vectors[hit.sentence]
+        if all(
+            float(vector @ index.sentence_vectors[c.sentence]) < weights.redundancy
+            for c in chosen
+        ):
+            chosen.append(hit)
+    return chosen
+
+
+def _sentence_match(
+    index: PassageIndex, candidates: npt.NDArray[np.int64], query_vector: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """For each candidate passage, its best sentence (global index) and that similarity."""
+    starts = index.sentence_start[candidates]
+    lengths = index.sentence_start[candidates + 1] - starts
+    group = np.repeat(np.arange(candidates.size), lengths)
+    members = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    members += np.repeat(starts, lengths)
+    sims = index.sentence_vectors[members] @ query_vector
+    order = np.lexsort((-sims, group))
+    first = order[np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]]
+    return members[first], sims[first]
+
+
+def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the `k` highest positive scores, in no particular order."""
+    if scores.size > k:
+        top = np.argpartition(-scores, k)[:k]
+    else:
+        top = np.arange(scores.size)
+    return top[scores[top] > 0]

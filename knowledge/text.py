@@ -1,0 +1,100 @@
+"""Text primitives: cleaning questions, sentence spans, and lexical terms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+# A sentence ends at . ! or ? (plus closing quotes or brackets) before white space
+# and a capital, digit or opening quote.
+_BOUNDARY = re.compile(r"[.!?][\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr inc corp co ltd no vs etc e.g i.e u.s u.k jan feb mar apr "
+    "jun jul aug sep sept oct nov dec fig approx dept gov".split()
+)
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves s t don shall may might must also many much according tell say said whats what's""".split()
+)
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def clean_question(text: str) -> str:
+    """NFKC-normalise, drop control and format characters, collapse white space."""
+    text = unicodedata.normalize("NFKC", text)
+    kept = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch
+        for ch in text
+        if unicodedata.category(ch) not in {"Cf", "Co", "Cs", "Cn"} or ch == "\u200d"
+    )
+    return " ".join(kept.split())
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the sentences of `text[start:end]`, trimmed of surrounding white space."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        if _is_abbreviation(text, cursor, match.start()):
+            continue
+        spans.append((cursor, match.end()))
+        cursor = match.end()
+    spans.append((cursor, end))
+    return [trimmed for span in spans if (trimmed := _trim(text, *span))[0] < trimmed[1]]
+
+
+def terms(text: str) -> list[str]:
+    """Lexical terms: lower-cased stemmed words without stop words; CJK as characters and pairs."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        if _CJK.search(word):
+            out.extend(_cjk_terms(word))
+        elif word[0].isdigit():
+            out.append(word.replace(",", ""))
+        elif word not in _STOPWORDS and len(word) > 1:
+            out.append(_stem(word.replace("'", "")))
+    return out
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def _cjk_terms(run: str) -> list[str]:
+    chars = list(run)
+    return chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
+
+
+def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
+    if text[dot] != ".":
+        return False
+    word_start = dot
+    while word_start > sentence_start and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:dot].lstrip("(\"“‘'").lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
