@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import TextIO
 
-from knowledge import Engine, KnowledgeError
-
 from bot import messages
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
+from knowledge import Engine, KnowledgeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _JSON_BATCH = 32
@@ -28,17 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser(
-        "run", help="serve Telegram by long polling (needs TELEGRAM_BOT_TOKEN)",
+        "run",
+        help="serve Telegram by long polling (needs TELEGRAM_BOT_TOKEN)",
         description="Serve Telegram by long polling until SIGINT or SIGTERM. Needs "
         "TELEGRAM_BOT_TOKEN; TELEGRAM_BASE_URL points it at another Bot API server.",
     )
     commands.add_parser(
-        "chat", help="talk to the engine in this terminal (no token needed)",
+        "chat",
+        help="talk to the engine in this terminal (no token needed)",
         description="A terminal conversation with the same engine the bot uses. "
         "/sources lists the documents, /help shows help, Ctrl-D leaves.",
     )
     ask = commands.add_parser(
-        "ask", help="answer one question, or JSON lines from standard input",
+        "ask",
+        help="answer one question, or JSON lines from standard input",
         description="Answer QUESTION and print the cited excerpts. With --json, print one "
         "JSON object per question; without QUESTION, read questions from standard input, "
         "one per line, and answer them in the same order.",
@@ -46,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question (words are joined)")
     ask.add_argument("--json", action="store_true", help="print JSON lines (DESIGN.md §3)")
     index = commands.add_parser(
-        "index", help="build or refresh the passage index, with progress",
+        "index",
+        help="build or refresh the passage index, with progress",
         description="Load the index if it matches the corpus, model and settings; build "
         "it otherwise. --force rebuilds it regardless.",
     )
@@ -58,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        secrets = [settings.telegram_bot_token.get_secret_value()] if (
-            settings.telegram_bot_token) else []
+        secrets = (
+            [settings.telegram_bot_token.get_secret_value()]
+            if (settings.telegram_bot_token)
+            else []
+        )
         configure_logging(settings.log_level, secrets)
         return _dispatch(args, settings)
     except SettingsError as exc:
@@ -95,23 +101,33 @@ def _index(settings: Settings, *, force: bool) -> int:
 
         shutil.rmtree(config.index_dir)
     engine = Engine.load(config, progress=True)
-    print(messages.INDEX_DONE.format(
-        status=engine.index_status, passages=len(engine.index.passages),
-        documents=len(engine.documents), path=config.index_dir,
-    ))
+    print(
+        messages.INDEX_DONE.format(
+            status=engine.index_status,
+            passages=len(engine.index.passages),
+            documents=len(engine.documents),
+            path=config.index_dir,
+        )
+    )
     return EXIT_OK
 
 
 def _ask(engine: Engine, words: list[str], *, as_json: bool) -> int:
     if words:
         answer = engine.answer(" ".join(words))
-        print(jsonl.answer_line(answer) if as_json else
-              terminal.render_answer(answer, color=sys.stdout.isatty()))
+        print(
+            jsonl.answer_line(answer)
+            if as_json
+            else terminal.render_answer(answer, color=sys.stdout.isatty())
+        )
         return EXIT_OK
     for batch in _batches(sys.stdin, 1 if sys.stdin.isatty() else _JSON_BATCH):
         for answer in engine.answer_many(batch):
-            print(jsonl.answer_line(answer) if as_json else
-                  terminal.render_answer(answer, color=sys.stdout.isatty()) + "\n")
+            print(
+                jsonl.answer_line(answer)
+                if as_json
+                else terminal.render_answer(answer, color=sys.stdout.isatty()) + "\n"
+            )
         sys.stdout.flush()
     return EXIT_OK
 

@@ -22,7 +22,8 @@ START = (
     "Hi! I answer questions about China's “Little Giants” (小巨人) programme for small and "
     "medium-sized enterprises, from {count} news articles.\n\n"
     "Ask me anything in plain words and I reply with the exact passages that answer it, "
-    "each with its source.\n\nTry: <i>{example}</i>\n\n/sources lists what I know; /help tells more."
+    "each with its source.\n\nTry: <i>{example}</i>\n\n"
+    "/sources lists what I know; /help tells more."
 )
 HELP_PRIVATE = (
     "<b>How to ask</b>\nJust write your question. I quote the sentences that answer it, "
@@ -32,7 +33,8 @@ HELP_PRIVATE = (
     "<b>In groups</b>\nAdd me to a group and ask with <code>/ask your question</code>, by "
     "mentioning @{username}, or by replying to one of my messages. With Telegram's privacy mode "
     "on (the default) I only see those messages, and I ignore the rest of the chat.\n\n"
-    "<b>Sharing</b>\nType <code>@{username} your question</code> in any chat to post a cited answer "
+    "<b>Sharing</b>\nType <code>@{username} your question</code> in any chat to post a cited "
+    "answer "
     "there, or press Share under an answer."
 )
 HELP_GROUP = (
@@ -86,3 +88,5 @@ TERMINAL_SOURCES_HEADER = "The articles I know:"
 
 # --- command line ----------------------------------------------------------
 INDEX_DONE = "Index {status}: {passages} passages from {documents} documents at {path}"
+EDITED = "I answer new messages, not edits: please send your question again."
+UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."

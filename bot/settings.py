@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     bot_admin_user_ids: IdList = frozenset()
     bot_user_questions_per_minute: int = Field(default=20, ge=1, le=1000)
     bot_chat_questions_per_minute: int = Field(default=60, ge=1, le=10000)
+    bot_messages_per_second: float = Field(default=30, gt=0, le=1000)
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -60,8 +61,9 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("bot_allowed_chat_ids", "bot_allowed_user_ids", "bot_admin_user_ids",
-                     mode="before")
+    @field_validator(
+        "bot_allowed_chat_ids", "bot_allowed_user_ids", "bot_admin_user_ids", mode="before"
+    )
     @classmethod
     def _id_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -16,16 +16,18 @@ _PROBES = 24
 def build_index(vectors: npt.NDArray[np.float32]) -> faiss.Index:
     """Exact search for small corpora, an inverted-file index above EXACT_LIMIT vectors."""
     count, dimension = vectors.shape
+    index: faiss.Index
     if count <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(dimension)
     else:
         lists = int(4 * np.sqrt(count))
-        index = faiss.IndexIVFFlat(
+        inverted = faiss.IndexIVFFlat(
             faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
         )
         sample = vectors[np.random.default_rng(0).choice(count, min(count, lists * 40), False)]
-        index.train(sample)
-        index.nprobe = _PROBES
+        inverted.train(sample)
+        inverted.nprobe = _PROBES
+        index = inverted
     index.add(vectors)
     return index
 

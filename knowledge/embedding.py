@@ -43,16 +43,17 @@ class Encoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
-
             from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
-            hf_logging.set_verbosity_error()  # it warns about every long question we truncate
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # it warns about every long question we truncate
             self._model: Any = SentenceTransformer(resolve_model(model), device="cpu")
         except Exception as exc:  # the library raises many kinds for a bad model
             raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
         self.name = model
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dimension, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if not dimension or not max_tokens:
+            raise ModelLoadError(f"model {model!r} does not give an embedding size and length")
+        self.dimension, self.max_tokens = int(dimension), int(max_tokens)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         vectors = self._model.encode(

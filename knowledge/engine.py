@@ -39,7 +39,7 @@ class EngineConfig(BaseModel):
     corpus_dir: Path = DEFAULT_CORPUS_DIR
     index_dir: Path = Field(default_factory=default_index_dir)
     max_passage_words: int = Field(default=MAX_PASSAGE_WORDS, ge=10, le=80)
-    max_citations: int = Field(default=5, ge=1, le=10)
+    max_citations: int = Field(default=6, ge=1, le=10)
 
 
 class Engine:
@@ -72,8 +72,9 @@ class Engine:
         encoder = encoder or Encoder(config.model)
         key = build_key(documents, config.model, config.max_passage_words)
         index, status = load_or_build(config.index_dir, key, documents, encoder, progress)
-        log.info("index %s: %d passages from %d documents", status, len(index.passages),
-                 len(documents))
+        log.info(
+            "index %s: %d passages from %d documents", status, len(index.passages), len(documents)
+        )
         return cls(config, documents, encoder, index, status)
 
     def reloaded(self, *, progress: bool = False) -> Engine:
@@ -145,8 +146,7 @@ class Engine:
         doc = self._by_id.get(passage.doc_id)
         _, (start, end) = self.index.sentence_span(hit.sentence)
         if doc is None or doc.body[passage.start : passage.end] != passage.text:
-            log.error("passage %d is not verbatim text of %s; dropped", hit.passage,
-                      passage.doc_id)
+            log.error("passage %d is not verbatim text of %s; dropped", hit.passage, passage.doc_id)
             return None
         return Citation(
             **doc.info.model_dump(exclude={"language"}),

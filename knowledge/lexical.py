@@ -35,10 +35,10 @@ class LexicalIndex:
                 vocabulary.setdefault(term, len(vocabulary))
         rows, cols, tfs = [], [], []
         for row, counter in enumerate(counts):
-            for term, tf in counter.items():
+            for term, count in counter.items():
                 rows.append(row)
                 cols.append(vocabulary[term])
-                tfs.append(tf)
+                tfs.append(count)
         n_docs = len(texts)
         tf = np.asarray(tfs, dtype=np.float32)
         cols_arr = np.asarray(cols, dtype=np.int64)
@@ -68,7 +68,7 @@ class LexicalIndex:
     def coverage(
         self, ids: npt.NDArray[np.int64], unknown: int, rows: npt.NDArray[np.int64]
     ) -> FloatArray:
-        """Share of the query's idf mass that each of `rows` contains (unknown terms count fully)."""
+        """Share of the query's idf mass that each of `rows` holds (unknown terms count fully)."""
         if ids.size == 0 and unknown == 0:
             return np.zeros(rows.size, dtype=np.float32)
         idf = self.idf[ids]

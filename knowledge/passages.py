@@ -65,7 +65,8 @@ def _cap_sentences(
 ) -> list[tuple[int, int]]:
     """Cut a sentence longer than `max_words` at clause breaks so every piece can be quoted."""
     out: list[tuple[int, int]] = []
-    for start, end in spans:
+    for sentence_start, end in spans:
+        start = sentence_start
         while word_count(body[start:end]) > max_words:
             cut = _clause_cut(body, start, end, max_words)
             if cut is None:

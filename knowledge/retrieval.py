@@ -22,7 +22,7 @@ class Weights:
     min_relevance: float = 0.365
     min_focus_coverage: float = 0.2
     min_focus_similarity: float = 0.3
-    keep_ratio: float = 0.8
+    keep_ratio: float = 0.7
     redundancy: float = 0.85
 
 
@@ -93,9 +93,7 @@ def addresses(
     return similarity >= weights.min_focus_similarity
 
 
-def select(
-    index: PassageIndex, hits: list[Hit], weights: Weights, limit: int
-) -> list[Hit]:
+def select(index: PassageIndex, hits: list[Hit], weights: Weights, limit: int) -> list[Hit]:
     """The best hits, skipping near-duplicates of those already chosen (MMR-style)."""
     if not hits:
         return []
@@ -106,8 +104,7 @@ def select(
             break
         vector = index.sentence_vectors[hit.sentence]
         if all(
-            float(vector @ index.sentence_vectors[c.sentence]) < weights.redundancy
-            for c in chosen
+            float(vector @ index.sentence_vectors[c.sentence]) < weights.redundancy for c in chosen
         ):
             chosen.append(hit)
     return chosen
@@ -130,8 +127,5 @@ def _sentence_match(
 
 def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
     """Indices of the `k` highest positive scores, in no particular order."""
-    if scores.size > k:
-        top = np.argpartition(-scores, k)[:k]
-    else:
-        top = np.arange(scores.size)
+    top = np.argpartition(-scores, k)[:k] if scores.size > k else np.arange(scores.size)
     return top[scores[top] > 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -25,7 +26,8 @@ _STOPWORDS = frozenset(
     ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself
-    yourselves s t don shall may might must also many much according tell say said whats what's""".split()
+    yourselves s t don shall may might must also many much according tell say said whats
+    what's""".split()
 )
 _stemmer = snowballstemmer.stemmer("english")
 
@@ -79,7 +81,7 @@ def _stem(word: str) -> str:
 
 def _cjk_terms(run: str) -> list[str]:
     chars = list(run)
-    return chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
+    return chars + [a + b for a, b in itertools.pairwise(chars)]
 
 
 def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:

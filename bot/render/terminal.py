@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from knowledge import Answer, AnswerKind, DocumentInfo
-
 from bot import messages
 from bot.render.sources import source_line
+from knowledge import Answer, AnswerKind, DocumentInfo
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
 
@@ -27,8 +26,9 @@ def render_answer(answer: Answer, *, color: bool) -> str:
         text = citation.text
         if color:
             text = f"{text[:start]}{_BOLD}{text[start:end]}{_RESET}{text[end:]}"
-        quote = textwrap.fill(f"“{text}”", width=88, initial_indent=f"[{number}] ",
-                              subsequent_indent="    ")
+        quote = textwrap.fill(
+            f"“{text}”", width=88, initial_indent=f"[{number}] ", subsequent_indent="    "
+        )
         lines.extend([quote, f"    — {source_line(citation)}", ""])
     return "\n".join(lines).rstrip()
 

@@ -1,0 +1,58 @@
+"""`python -m bot chat`: the engine in a terminal conversation, no Telegram needed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot import messages
+from bot.render import terminal
+from bot.settings import Settings
+from knowledge import Engine
+
+try:
+    import readline
+except ImportError:  # not on every platform; the chat works without history
+    readline = None  # type: ignore[assignment]
+
+
+def chat(engine: Engine, settings: Settings) -> int:
+    """Read questions until Ctrl-D; /sources and /help are commands, anything else a question."""
+    history = settings.bot_state_dir / "chat_history"
+    _load_history(history)
+    print(messages.CHAT_BANNER.format(count=len(engine.documents)))
+    color = sys.stdout.isatty()
+    while True:
+        try:
+            line = input(messages.CHAT_PROMPT)
+        except EOFError:
+            print(f"\n{messages.CHAT_BYE}")
+            break
+        except KeyboardInterrupt:
+            print()
+            continue
+        command = line.strip().lower()
+        if command in {"/quit", "/exit"}:
+            print(messages.CHAT_BYE)
+            break
+        if command in {"/help", "/start"}:
+            print(messages.CHAT_BANNER.format(count=len(engine.documents)))
+        elif command == "/sources":
+            print(terminal.render_sources([doc.info for doc in engine.documents]))
+        else:
+            print(terminal.render_answer(engine.answer(line), color=color))
+        print()
+    _save_history(history)
+    return 0
+
+
+def _load_history(path: Path) -> None:
+    if readline is not None and path.exists():
+        readline.read_history_file(path)
+
+
+def _save_history(path: Path) -> None:
+    if readline is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        readline.set_history_length(1000)
+        readline.write_history_file(path)

@@ -1,0 +1,160 @@
+"""Sending rendered answers: reply threading, and fallbacks so the user always gets them."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden
+
+from bot.render.telegram import MAX_LENGTH, utf16_length
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_TAG = re.compile(r"<[^>]+>")
+
+
+class Delivery:
+    """Sends messages to chats, following group migrations and surviving bad markup."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+        self._migrated: dict[int, int] = {}
+        self.blocked = 0
+
+    def chat_moved(self, old_id: int, new_id: int) -> None:
+        self._migrated[old_id] = new_id
+
+    async def send(
+        self,
+        chat_id: int,
+        texts: list[str],
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> list[Message]:
+        """Send each HTML text in order; the keyboard goes under the last. [] if blocked."""
+        sent: list[Message] = []
+        for number, text in enumerate(texts, 1):
+            message = await self._send_one(
+                chat_id,
+                text,
+                reply_to=reply_to if number == 1 else None,
+                thread_id=thread_id,
+                markup=markup if number == len(texts) else None,
+            )
+            if message is None:
+                break
+            sent.extend(message)
+        return sent
+
+    async def _send_one(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to: int | None,
+        thread_id: int | None,
+        markup: InlineKeyboardMarkup | None,
+        parse_mode: str | None = ParseMode.HTML,
+    ) -> list[Message] | None:
+        chat_id = self._migrated.get(chat_id, chat_id)
+        try:
+            message = await self._bot.send_message(
+                chat_id,
+                text,
+                parse_mode=parse_mode,
+                link_preview_options=NO_PREVIEW,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to
+                else None,
+                message_thread_id=thread_id,
+                reply_markup=markup,
+            )
+        except ChatMigrated as exc:
+            log.info("chat %s moved to %s; following it", chat_id, exc.new_chat_id)
+            self.chat_moved(chat_id, exc.new_chat_id)
+            return await self._send_one(
+                exc.new_chat_id,
+                text,
+                reply_to=None,
+                thread_id=None,
+                markup=markup,
+                parse_mode=parse_mode,
+            )
+        except Forbidden as exc:
+            self.blocked += 1
+            log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
+            return None
+        except BadRequest as exc:
+            if parse_mode is None or not _is_markup_problem(exc):
+                raise
+            log.warning("HTML refused in chat %s (%s); sending plain text", chat_id, exc.message)
+            return await self._send_plain(chat_id, text, reply_to, thread_id, markup)
+        return [message]
+
+    async def _send_plain(
+        self,
+        chat_id: int,
+        text: str,
+        reply_to: int | None,
+        thread_id: int | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> list[Message] | None:
+        chunks = split_plain(html.unescape(_TAG.sub("", text)))
+        sent: list[Message] = []
+        for number, chunk in enumerate(chunks, 1):
+            message = await self._send_one(
+                chat_id,
+                chunk,
+                reply_to=reply_to if number == 1 else None,
+                thread_id=thread_id,
+                markup=markup if number == len(chunks) else None,
+                parse_mode=None,
+            )
+            if message is None:
+                return None
+            sent.extend(message)
+        return sent
+
+
+def split_plain(text: str, limit: int = MAX_LENGTH) -> list[str]:
+    """Plain text in pieces within Telegram's length, cut at line breaks where possible."""
+    pieces: list[str] = []
+    current = ""
+    for whole_line in text.splitlines(keepends=True):
+        line = whole_line
+        while utf16_length(line) > limit:
+            head, line = _cut(line, limit)
+            pieces.extend([p for p in (current, head) if p.strip()])
+            current = ""
+        if utf16_length(current + line) > limit:
+            pieces.append(current)
+            current = ""
+        current += line
+    if current.strip():
+        pieces.append(current)
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _cut(text: str, limit: int) -> tuple[str, str]:
+    size = limit
+    while utf16_length(text[:size]) > limit:
+        size -= 1
+    return text[:size], text[size:]
+
+
+def _is_markup_problem(exc: BadRequest) -> bool:
+    message = exc.message.lower()
+    return "can't parse entities" in message or "message is too long" in message

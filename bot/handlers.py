@@ -1,0 +1,336 @@
+"""Handlers: each turns one kind of update into engine calls and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Coroutine
+from html import escape
+from typing import Any
+
+from telegram import (
+    Chat,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot import messages
+from bot.addressing import group_question, is_greeting, strip_mention
+from bot.delivery import NO_PREVIEW
+from bot.render import telegram as render
+from bot.services import Context, services
+from knowledge import Answer
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()
+
+
+# --- access ----------------------------------------------------------------
+async def guard(update: Update, context: Context) -> None:
+    """Stops updates from chats and users outside the allowlists (refusing once in private)."""
+    svc = services(context)
+    chat, user = update.effective_chat, update.effective_user
+    if svc.is_allowed(chat.id if chat else None, user.id if user else None):
+        return
+    if update.inline_query is not None:
+        await update.inline_query.answer([], cache_time=0, is_personal=True)
+    elif update.message is not None and _private(update.message):
+        await _reply(update, context, [render.plain(messages.NOT_ALLOWED)])
+    raise ApplicationHandlerStop
+
+
+# --- commands --------------------------------------------------------------
+async def start(update: Update, context: Context) -> None:
+    message = _message(update)
+    if not _private(message):
+        await help_command(update, context)
+        return
+    count = len(services(context).batcher.engine.documents)
+    text = messages.START.format(count=count, example=escape(messages.EXAMPLE_QUESTION))
+    await _reply(update, context, [text])
+
+
+async def help_command(update: Update, context: Context) -> None:
+    template = messages.HELP_PRIVATE if _private(_message(update)) else messages.HELP_GROUP
+    await _reply(update, context, [template.format(username=escape(context.bot.username))])
+
+
+async def sources_command(update: Update, context: Context) -> None:
+    documents = [doc.info for doc in services(context).batcher.engine.documents]
+    await _reply(update, context, [render.sources_list(documents)])
+
+
+async def ask_command(update: Update, context: Context) -> None:
+    question = " ".join(context.args or [])
+    if not question.strip():
+        usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
+        await _reply(update, context, [render.plain(usage)])
+        return
+    await _answer_in_chat(update, context, question)
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    await _reply(update, context, [render.plain(messages.UNKNOWN_COMMAND)])
+
+
+# --- questions in chats ------------------------------------------------------
+async def private_text(update: Update, context: Context) -> None:
+    text = _message(update).text or ""
+    if is_greeting(text):
+        reply = messages.GREETING_REPLY.format(example=messages.EXAMPLE_QUESTION)
+        await _reply(update, context, [render.plain(reply)])
+        return
+    await _answer_in_chat(update, context, text)
+
+
+async def group_text(update: Update, context: Context) -> None:
+    """Answers only messages addressed to the bot; all other group chatter gets nothing."""
+    message = _message(update)
+    question = group_question(message, context.bot.username, context.bot.id)
+    if question is None:
+        return
+    if not question or is_greeting(question):
+        usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
+        await _reply(update, context, [render.plain(usage)])
+        return
+    await _answer_in_chat(update, context, question)
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """Photos, stickers, voice and the like: a note in private (groups never reach here)."""
+    await _reply(update, context, [render.plain(messages.NOT_TEXT)])
+
+
+async def edited(update: Update, context: Context) -> None:
+    message = update.edited_message
+    if message is not None and _private(message):
+        await services(context).delivery.send(
+            message.chat_id, [render.plain(messages.EDITED)], reply_to=message.message_id
+        )
+
+
+async def migrated(update: Update, context: Context) -> None:
+    message = _message(update)
+    if message.migrate_to_chat_id:
+        services(context).delivery.chat_moved(message.chat_id, message.migrate_to_chat_id)
+
+
+async def _answer_in_chat(update: Update, context: Context, question: str) -> None:
+    svc = services(context)
+    message = _message(update)
+    user_id = message.from_user.id if message.from_user else message.chat_id
+    verdict = svc.limiter.check(user_id, message.chat_id)
+    if not verdict.allowed:
+        if verdict.notify:
+            await _reply(update, context, [render.plain(messages.RATE_LIMITED)])
+        return
+    started = time.monotonic()
+    _in_background(_typing(context, message))
+    answer = await svc.batcher.answer(question)
+    await _reply(update, context, render.answer_messages(answer), render.answer_keyboard(answer))
+    svc.stats.record(answer, time.monotonic() - started)
+
+
+# --- buttons ---------------------------------------------------------------
+async def more_sources(update: Update, context: Context) -> None:
+    """The next excerpts, as a reply to the answer; the question comes from the message
+    the answer replies to, so the button works across restarts."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    shown = int(query.data.split(":", 1)[1])
+    answer_message = query.message if isinstance(query.message, Message) else None
+    original = answer_message.reply_to_message if answer_message else None
+    question = strip_mention(original.text or "", context.bot.username) if original else ""
+    if answer_message is None or not question:
+        await query.answer(messages.ANSWER_EXPIRED)
+        return
+    answer = await services(context).batcher.answer(question)
+    if shown >= len(answer.citations):
+        await query.answer(messages.NO_MORE_SOURCES)
+        return
+    await query.answer()
+    texts = render.answer_messages(answer, first=shown, with_question=False)
+    following = render.answer_keyboard(answer, shown + render.SHOWN_CITATIONS)
+    await services(context).delivery.send(
+        answer_message.chat_id,
+        texts,
+        reply_to=answer_message.message_id,
+        thread_id=_thread(answer_message),
+        markup=following,
+    )
+    with contextlib.suppress(BadRequest):  # "not modified" if pressed twice
+        await answer_message.edit_reply_markup(
+            render.answer_keyboard(answer, len(answer.citations))
+        )
+
+
+# --- inline mode -----------------------------------------------------------
+async def inline_query(update: Update, context: Context) -> None:
+    query = update.inline_query
+    assert query is not None
+    text = query.query.strip()
+    if not text:
+        username = escape(context.bot.username)
+        howto = _article(
+            "howto",
+            messages.INLINE_HOWTO_TITLE,
+            messages.INLINE_HOWTO_DESCRIPTION,
+            messages.INLINE_HOWTO_MESSAGE.format(username=username),
+        )
+        await query.answer([howto], cache_time=300)
+        return
+    started = time.monotonic()
+    answer = await services(context).batcher.answer(text)
+    html_message = render.answer_messages(answer)[0]
+    title, description = _inline_summary(answer)
+    result_id = hashlib.sha256(text.encode()).hexdigest()[:32]
+    result = _article(result_id, title, description, html_message, render.answer_keyboard(answer))
+    try:
+        await query.answer([result], cache_time=30)
+    except BadRequest as exc:  # the user typed on and the query expired
+        log.info("inline answer not delivered: %s", exc.message)
+    services(context).stats.record(answer, time.monotonic() - started)
+
+
+def _inline_summary(answer: Answer) -> tuple[str, str]:
+    if answer.abstained or not answer.citations:
+        return messages.INLINE_NOT_COVERED_TITLE, messages.NOT_COVERED
+    best = answer.citations[0]
+    return best.title, best.text[best.highlight[0] : best.highlight[1]][:200]
+
+
+def _article(
+    result_id: str,
+    title: str,
+    description: str,
+    html_message: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> InlineQueryResultArticle:
+    content = InputTextMessageContent(
+        html_message, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+    )
+    return InlineQueryResultArticle(
+        id=result_id,
+        title=title,
+        description=description,
+        input_message_content=content,
+        reply_markup=markup,
+    )
+
+
+# --- admin -----------------------------------------------------------------
+async def stats_command(update: Update, context: Context) -> None:
+    svc = services(context)
+    if not await _admin(update, context):
+        return
+    p50, p95, p99 = svc.stats.percentiles()
+    text = messages.STATS.format(
+        uptime=svc.stats.uptime(),
+        answered=svc.stats.answered,
+        abstained=svc.stats.abstained,
+        abstain_rate=svc.stats.abstained / max(1, svc.stats.answered),
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        limited=svc.limiter.refused,
+        duplicates=svc.journal.duplicates,
+    )
+    await _reply(update, context, [text])
+
+
+async def reindex_command(update: Update, context: Context) -> None:
+    """Rebuilds from the corpus in a worker thread; answers come from the old index meanwhile."""
+    svc = services(context)
+    if not await _admin(update, context):
+        return
+    if svc.reindexing.locked():
+        await _reply(update, context, [render.plain(messages.REINDEX_RUNNING)])
+        return
+    async with svc.reindexing:
+        await _reply(update, context, [render.plain(messages.REINDEX_STARTED)])
+        started = time.monotonic()
+        try:
+            engine = await asyncio.to_thread(svc.batcher.engine.reloaded)
+        except Exception as exc:
+            log.exception("reindex failed")
+            failed = messages.REINDEX_FAILED.format(reason=exc.__class__.__name__)
+            await _reply(update, context, [render.plain(failed)])
+            return
+        svc.batcher.engine = engine
+        done = messages.REINDEX_DONE.format(
+            passages=len(engine.index.passages),
+            documents=len(engine.documents),
+            seconds=time.monotonic() - started,
+        )
+        await _reply(update, context, [render.plain(done)])
+
+
+async def _admin(update: Update, context: Context) -> bool:
+    message = _message(update)
+    user_id = message.from_user.id if message.from_user else None
+    if services(context).is_admin(user_id):
+        return True
+    if _private(message):
+        await _reply(update, context, [render.plain(messages.ADMIN_ONLY)])
+    return False
+
+
+# --- errors ----------------------------------------------------------------
+async def on_error(update: object, context: Context) -> None:
+    """Logs the failure and, in private chats, tells the user."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.message is not None and _private(update.message):
+        with contextlib.suppress(TelegramError):
+            await _reply(update, context, [render.plain(messages.INTERNAL_ERROR)])
+
+
+# --- helpers ---------------------------------------------------------------
+async def _reply(
+    update: Update,
+    context: Context,
+    texts: list[str],
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    message = _message(update)
+    await services(context).delivery.send(
+        message.chat_id,
+        texts,
+        reply_to=message.message_id,
+        thread_id=_thread(message),
+        markup=markup,
+    )
+
+
+async def _typing(context: Context, message: Message) -> None:
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_chat_action(
+            message.chat_id, ChatAction.TYPING, message_thread_id=_thread(message)
+        )
+
+
+def _in_background(coroutine: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _message(update: Update) -> Message:
+    assert update.effective_message is not None
+    return update.effective_message
+
+
+def _private(message: Message) -> bool:
+    return message.chat.type == Chat.PRIVATE
+
+
+def _thread(message: Message) -> int | None:
+    return message.message_thread_id if message.is_topic_message else None

@@ -1,0 +1,113 @@
+"""Token buckets: per-user and per-chat question limits, and the outgoing send rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TokenBucket:
+    """`capacity` tokens, refilled at `rate` per second."""
+
+    rate: float
+    capacity: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def try_take(self, now: float | None = None) -> bool:
+        """Take a token if one is there."""
+        self._refill(time.monotonic() if now is None else now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def reserve(self, now: float | None = None) -> float:
+        """Take a token, going into debt if need be; the seconds to wait before using it."""
+        self._refill(time.monotonic() if now is None else now)
+        self.tokens -= 1
+        return max(0.0, -self.tokens / self.rate)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    notify: bool  # the first refusal of a run: tell the user once
+
+
+class QuestionLimiter:
+    """Per-user and per-chat buckets; one notice per run of refusals, not one per message."""
+
+    def __init__(self, user_per_minute: int, chat_per_minute: int, max_keys: int = 50_000):
+        self._user_rate = user_per_minute
+        self._chat_rate = chat_per_minute
+        self._buckets: OrderedDict[tuple[str, int], TokenBucket] = OrderedDict()
+        self._notified: set[tuple[str, int]] = set()
+        self._max_keys = max_keys
+        self.refused = 0
+
+    def check(self, user_id: int, chat_id: int) -> Verdict:
+        user_key, chat_key = ("user", user_id), ("chat", chat_id)
+        user, chat = (
+            self._bucket(user_key, self._user_rate),
+            self._bucket(chat_key, self._chat_rate),
+        )
+        now = time.monotonic()
+        if user.try_take(now):
+            if chat.try_take(now):
+                self._notified.discard(user_key)
+                return Verdict(allowed=True, notify=False)
+            user.tokens += 1  # not spent: the chat refused
+        self.refused += 1
+        notify = user_key not in self._notified
+        self._notified.add(user_key)
+        return Verdict(allowed=False, notify=notify)
+
+    def _bucket(self, key: tuple[str, int], per_minute: int) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(rate=per_minute / 60, capacity=per_minute)
+            if len(self._buckets) > self._max_keys:
+                old, _ = self._buckets.popitem(last=False)
+                self._notified.discard(old)
+        self._buckets.move_to_end(key)
+        return bucket
+
+
+class SendLimiter:
+    """Keeps outgoing messages within Telegram's limits: overall per second, per group per
+    minute."""
+
+    def __init__(self, per_second: float, group_per_minute: float = 20) -> None:
+        self._overall = TokenBucket(rate=per_second, capacity=per_second)
+        self._group_per_minute = group_per_minute
+        self._groups: OrderedDict[int, TokenBucket] = OrderedDict()
+
+    async def acquire(self, chat_id: int | None) -> None:
+        now = time.monotonic()
+        wait = self._overall.reserve(now)
+        if chat_id is not None and chat_id < 0:
+            wait = max(wait, self._group(chat_id).reserve(now))
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _group(self, chat_id: int) -> TokenBucket:
+        bucket = self._groups.get(chat_id)
+        if bucket is None:
+            rate = self._group_per_minute / 60
+            bucket = self._groups[chat_id] = TokenBucket(rate=rate, capacity=self._group_per_minute)
+            if len(self._groups) > 10_000:
+                self._groups.popitem(last=False)
+        self._groups.move_to_end(chat_id)
+        return bucket

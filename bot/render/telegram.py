@@ -1,0 +1,148 @@
+"""Telegram HTML: the only place that writes markup; every other value is escaped here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import messages
+from bot.render.sources import source_line
+from knowledge import Answer, AnswerKind, Citation, DocumentInfo
+
+MAX_LENGTH = 4096
+SHOWN_CITATIONS = 3
+INLINE_QUERY_LIMIT = 256
+_QUESTION_PREVIEW = 300
+
+
+def answer_messages(
+    answer: Answer, *, first: int = 0, count: int = SHOWN_CITATIONS, with_question: bool = True
+) -> list[str]:
+    """The answer as one or more HTML messages, split between excerpts, each within limits."""
+    if answer.kind is AnswerKind.EMPTY_QUESTION:
+        return [
+            escape(messages.EMPTY_QUESTION.format(example=messages.EXAMPLE_QUESTION), quote=False)
+        ]
+    blocks = [question_header(answer.question)] if with_question else []
+    if answer.truncated:
+        blocks.append(f"<i>{escape(messages.TRUNCATED, quote=False)}</i>")
+    if answer.kind is AnswerKind.NOT_COVERED:
+        blocks.append(not_covered(answer.closest))
+    else:
+        for citation in answer.citations[first : first + count]:
+            blocks.extend(citation_blocks(citation))
+    return pack(blocks)
+
+
+def question_header(question: str) -> str:
+    preview = " ".join(question.split())
+    if len(preview) > _QUESTION_PREVIEW:
+        preview = preview[: _QUESTION_PREVIEW - 1] + "…"
+    return f"❓ <b>{escape(preview, quote=False)}</b>"
+
+
+def not_covered(closest: Iterable[DocumentInfo]) -> str:
+    lines = [escape(messages.NOT_COVERED, quote=False)]
+    docs = list(closest)
+    if docs:
+        lines.append(escape(messages.CLOSEST_DOCUMENTS, quote=False))
+        lines.extend(f"• {source_html(doc)}" for doc in docs)
+    return "\n".join(lines)
+
+
+def citation_blocks(citation: Citation, limit: int = MAX_LENGTH) -> list[str]:
+    """The excerpt in a blockquote with its answering sentence in bold, then its source.
+
+    One block as a rule; an excerpt too long for one message (only with a pathological
+    corpus) becomes several plain blockquotes and a source line, each within `limit`.
+    """
+    start, end = citation.highlight
+    text = citation.text
+    before, answer, after = (
+        escape(part, quote=False) for part in (text[:start], text[start:end], text[end:])
+    )
+    quote = f"{before}<b>{answer}</b>{after}"
+    source = f"— {source_html(citation)}"
+    block = f"<blockquote>{quote}</blockquote>\n{source}"
+    if utf16_length(block) <= limit:
+        return [block]
+    parts = [f"<blockquote>{part}</blockquote>" for part in _escaped_parts(text, limit)]
+    return [*parts, source]
+
+
+def source_html(source: DocumentInfo | Citation) -> str:
+    line = escape(source_line(source), quote=False)
+    if source.url:
+        return f'<a href="{escape(source.url, quote=True)}">{line}</a>'
+    return f"<i>{line}</i>"
+
+
+def sources_list(documents: Iterable[DocumentInfo]) -> str:
+    rows = [f"{n}. {source_html(doc)}" for n, doc in enumerate(documents, 1)]
+    return "\n".join([messages.SOURCES_HEADER, *rows])
+
+
+def plain(text: str) -> str:
+    """Escape text that goes into an HTML message as it is."""
+    return escape(text, quote=False)
+
+
+def pack(blocks: list[str], limit: int = MAX_LENGTH) -> list[str]:
+    """Join blocks with blank lines into as few messages as fit; a block is never cut.
+
+    Every block is complete HTML within `limit`, so every message is too.
+    """
+    out: list[str] = []
+    current = ""
+    for block in blocks:
+        if utf16_length(block) > limit:
+            raise ValueError(f"a block of {utf16_length(block)} units exceeds {limit}")
+        joined = f"{current}\n\n{block}" if current else block
+        if utf16_length(joined) <= limit:
+            current = joined
+        else:
+            out.append(current)
+            current = block
+    if current:
+        out.append(current)
+    return out
+
+
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _escaped_parts(text: str, limit: int) -> list[str]:
+    """Pieces of `text`, escaped, each within `limit` in a blockquote (never cut mid-entity)."""
+    budget = limit - len("<blockquote></blockquote>")
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        piece = escape(char, quote=False)
+        units = utf16_length(piece)
+        if size + units > budget:
+            parts.append("".join(current))
+            current, size = [], 0
+        current.append(piece)
+        size += units
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def answer_keyboard(answer: Answer, shown: int = SHOWN_CITATIONS) -> InlineKeyboardMarkup | None:
+    """ "More sources" while excerpts remain past `shown`, and "Share" for an answer."""
+    if answer.abstained:
+        return None
+    row = []
+    if len(answer.citations) > shown:
+        row.append(
+            InlineKeyboardButton(messages.MORE_SOURCES_BUTTON, callback_data=f"more:{shown}")
+        )
+    share = " ".join(answer.question.split())[:INLINE_QUERY_LIMIT]
+    row.append(InlineKeyboardButton(messages.SHARE_BUTTON, switch_inline_query=share))
+    return InlineKeyboardMarkup([row])

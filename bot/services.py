@@ -1,0 +1,51 @@
+"""What the handlers share: one object per running bot, kept in `bot_data`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import cast
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.batcher import AnswerBatcher
+from bot.delivery import Delivery
+from bot.journal import UpdateJournal
+from bot.ratelimit import QuestionLimiter
+from bot.settings import Settings
+from bot.stats import Stats
+
+_KEY = "services"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    batcher: AnswerBatcher
+    limiter: QuestionLimiter
+    delivery: Delivery
+    journal: UpdateJournal
+    stats: Stats = field(default_factory=Stats)
+    reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.bot_admin_user_ids
+
+    def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
+        chats, users = self.settings.bot_allowed_chat_ids, self.settings.bot_allowed_user_ids
+        chat_ok = not chats or chat_id in chats
+        user_ok = not users or user_id in users or self.is_admin(user_id)
+        return chat_ok and user_ok
+
+
+Context = CallbackContext[
+    ExtBot[None], dict[object, object], dict[object, object], dict[object, object]
+]
+
+
+def services(context: Context) -> Services:
+    return cast(Services, context.bot_data[_KEY])
+
+
+def install(bot_data: dict[object, object], value: Services) -> None:
+    bot_data[_KEY] = value

@@ -1,0 +1,135 @@
+"""The HTTP layer under python-telegram-bot: send limits, and retries that never answer twice.
+
+Telegram's flood errors (429) and server errors (5xx) mean the request was not carried out:
+wait and send again. A network failure before the request left (connect errors, pool and
+write time-outs) is safe to retry too. A failure after it left (read time-out, connection
+dropped before the reply) may hide a delivered message: such requests are retried only for
+methods where repeating is harmless (reads, edits, chat actions), never for sendMessage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from telegram.error import NetworkError
+from telegram.request import HTTPXRequest, RequestData
+
+from bot.ratelimit import SendLimiter
+
+log = logging.getLogger(__name__)
+
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "sendPhoto",
+        "sendDocument",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+REPEATABLE_METHODS = frozenset(
+    {
+        "getMe",
+        "getUpdates",
+        "deleteWebhook",
+        "setMyCommands",
+        "getMyCommands",
+        "sendChatAction",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "answerCallbackQuery",
+        "getChat",
+        "close",
+        "logOut",
+        "setMyDescription",
+        "setMyShortDescription",
+        "deleteMessage",
+    }
+)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+MAX_ATTEMPTS = 8
+MAX_RETRY_AFTER = 300.0
+
+
+class ResilientRequest(HTTPXRequest):
+    """HTTPXRequest that paces message sends and retries what is safe to retry."""
+
+    def __init__(self, *, limiter: SendLimiter | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._limiter = limiter
+
+    async def do_request(  # type: ignore[override]
+        self, url: str, method: str, request_data: RequestData | None = None, **timeouts: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        if self._limiter is not None and endpoint in MESSAGE_METHODS:
+            await self._limiter.acquire(_chat_id(request_data))
+        delays = _backoff()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                status, body = await super().do_request(url, method, request_data, **timeouts)
+            except NetworkError as exc:  # TimedOut is a NetworkError too
+                if attempt == MAX_ATTEMPTS or not _safe_to_retry(endpoint, exc):
+                    raise
+                delay = next(delays)
+                log.warning(
+                    "%s failed (%s); retry %d in %.1f s", endpoint, _cause(exc), attempt, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            wait = _wait_before_retry(status, body, delays)
+            if wait is None or attempt == MAX_ATTEMPTS:
+                return status, body
+            log.warning("%s got HTTP %d; retry %d in %.1f s", endpoint, status, attempt, wait)
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
+
+
+def _wait_before_retry(status: int, body: bytes, delays: Iterator[float]) -> float | None:
+    if status == 429:
+        retry_after = _retry_after(body)
+        return retry_after if retry_after is not None and retry_after <= MAX_RETRY_AFTER else None
+    if status >= 500:
+        return next(delays)
+    return None
+
+
+def _safe_to_retry(endpoint: str, exc: NetworkError) -> bool:
+    return isinstance(exc.__cause__, _NOT_SENT) or endpoint in REPEATABLE_METHODS
+
+
+def _backoff(first: float = 0.25, cap: float = 16.0) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)
+
+
+def _retry_after(body: bytes) -> float | None:
+    try:
+        value = json.loads(body)["parameters"]["retry_after"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _chat_id(request_data: RequestData | None) -> int | None:
+    value = request_data.parameters.get("chat_id") if request_data else None
+    return value if isinstance(value, int) else None
+
+
+def _cause(exc: Exception) -> str:
+    cause = exc.__cause__
+    return cause.__class__.__name__ if cause else exc.__class__.__name__
