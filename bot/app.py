@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -26,7 +27,7 @@ from bot.delivery import Delivery
 from bot.journal import UpdateJournal
 from bot.ratelimit import QuestionLimiter, SendLimiter
 from bot.services import Services, install, services
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.transport import ResilientRequest
 from knowledge import Engine
 
@@ -74,8 +75,8 @@ def build_application(settings: Settings, engine: Engine) -> Application:  # typ
     sending = ResilientRequest(
         limiter=SendLimiter(settings.bot_messages_per_second),
         connection_pool_size=64,
-        read_timeout=20,
-        write_timeout=20,
+        read_timeout=settings.bot_send_timeout_seconds,
+        write_timeout=settings.bot_send_timeout_seconds,
         connect_timeout=10,
         pool_timeout=30,
     )
@@ -92,8 +93,6 @@ def build_application(settings: Settings, engine: Engine) -> Application:  # typ
         .bot(bot)
         .application_class(JournalApplication)
         .concurrent_updates(256)
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
         .build()
     )
     install(
@@ -138,34 +137,52 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_error_handler(handlers.on_error)
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
-    svc = services(app)  # type: ignore[arg-type]
-    svc.batcher.start()
-    await app.bot.set_my_commands([BotCommand(name, text) for name, text in messages.COMMANDS])
+async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    """Poll and answer until `stop` is set; then finish in-flight answers and close."""
+    svc = services(application)  # type: ignore[arg-type]
+    async with application:  # getMe, and shutdown on the way out
+        svc.batcher.start()
+        await application.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in messages.COMMANDS]
+        )
+        await _requeue_unfinished(application, svc)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT, bootstrap_retries=-1
+        )
+        await application.start()
+        log.info("serving as @%s", application.bot.username)
+        await stop.wait()
+        log.info("stopping: finishing answers in flight")
+        await application.updater.stop()
+        await application.stop()  # waits for every update already fetched
+        await svc.batcher.close()
+    svc.journal.close()
+
+
+async def _requeue_unfinished(application: Application, svc: Services) -> None:  # type: ignore[type-arg]
     pending = svc.journal.pending()
     for payload in pending:
-        await app.update_queue.put(Update.de_json(payload, app.bot))
+        await application.update_queue.put(Update.de_json(payload, application.bot))
     svc.journal.prune()
-    log.info(
-        "serving as @%s; %d unfinished update(s) from the last run queued again",
-        app.bot.username,
-        len(pending),
-    )
-
-
-async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
-    svc = services(app)  # type: ignore[arg-type]
-    await svc.batcher.close()
-    svc.journal.close()
+    if pending:
+        log.info("%d unfinished update(s) from the last run queued again", len(pending))
 
 
 def run_bot(settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM; in-flight answers are sent before exit."""
     engine = Engine.load(settings.engine_config())
     application = build_application(settings, engine)
-    application.run_polling(
-        allowed_updates=Update.ALL_TYPES,
-        timeout=POLL_TIMEOUT,
-        stop_signals=(signal.SIGINT, signal.SIGTERM),
-    )
+    try:
+        asyncio.run(_serve_until_signalled(application))
+    except InvalidToken:
+        raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram refused this token") from None
     return 0
+
+
+async def _serve_until_signalled(application: Application) -> None:  # type: ignore[type-arg]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(application, stop)

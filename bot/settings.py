@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     bot_user_questions_per_minute: int = Field(default=20, ge=1, le=1000)
     bot_chat_questions_per_minute: int = Field(default=60, ge=1, le=10000)
     bot_messages_per_second: float = Field(default=30, gt=0, le=1000)
+    bot_send_timeout_seconds: float = Field(default=20, gt=0, le=300)
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")

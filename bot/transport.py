@@ -1,10 +1,13 @@
 """The HTTP layer under python-telegram-bot: send limits, and retries that never answer twice.
 
 Telegram's flood errors (429) and server errors (5xx) mean the request was not carried out:
-wait and send again. A network failure before the request left (connect errors, pool and
-write time-outs) is safe to retry too. A failure after it left (read time-out, connection
-dropped before the reply) may hide a delivered message: such requests are retried only for
-methods where repeating is harmless (reads, edits, chat actions), never for sendMessage.
+wait and send again. A failure before the request left (connect errors, pool and write
+time-outs) is safe to retry too, and so is a connection closed at once with no reply, which
+is what overloaded proxies do. A read time-out is different: the server got the request and
+was slow, so the message may well have been delivered; resending is how bots answer twice.
+After a time-out only methods that are harmless to repeat (reads, edits, chat actions) are
+retried, never sendMessage; the send time-out is generous so that slow is not mistaken for
+lost.
 """
 
 from __future__ import annotations
@@ -52,12 +55,14 @@ REPEATABLE_METHODS = frozenset(
         "deleteMessage",
     }
 )
-_NOT_SENT = (
+_NOT_CARRIED_OUT = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
     httpx.WriteError,
     httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
 )
 MAX_ATTEMPTS = 8
 MAX_RETRY_AFTER = 300.0
@@ -107,7 +112,7 @@ def _wait_before_retry(status: int, body: bytes, delays: Iterator[float]) -> flo
 
 
 def _safe_to_retry(endpoint: str, exc: NetworkError) -> bool:
-    return isinstance(exc.__cause__, _NOT_SENT) or endpoint in REPEATABLE_METHODS
+    return isinstance(exc.__cause__, _NOT_CARRIED_OUT) or endpoint in REPEATABLE_METHODS
 
 
 def _backoff(first: float = 0.25, cap: float = 16.0) -> Iterator[float]:

@@ -8,4 +8,4 @@ from knowledge import Citation, DocumentInfo
 
 def source_line(source: DocumentInfo | Citation) -> str:
     """ "Title, Publisher, date" as plain text; renderers escape it for their surface."""
-    return f"{source.title} — {source.publisher}, {source.published or messages.SOURCE_UNDATED}"
+    return f"{source.title} ({source.publisher}, {source.published or messages.SOURCE_UNDATED})"

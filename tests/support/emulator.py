@@ -223,7 +223,10 @@ def _media_fields(kind: str, number: int) -> JSON:
     """Minimal, schema-valid message fields of a non-text message of ``kind``."""
     location = {"latitude": 52.52, "longitude": 13.405}
     animation = _file("animation", number, width=320, height=240, duration=3)
-    options = [{"text": text, "voter_count": 0} for text in ("Yes", "No")]
+    options = [
+        {"text": text, "voter_count": 0, "persistent_id": f"{number}-{index}"}
+        for index, text in enumerate(("Yes", "No"))
+    ]
     fields: dict[str, JSON] = {
         "photo": {
             "photo": [
@@ -265,6 +268,8 @@ def _media_fields(kind: str, number: int) -> JSON:
                 "is_anonymous": True,
                 "type": "regular",
                 "allows_multiple_answers": False,
+                "allows_revoting": True,
+                "members_only": False,
             }
         },
         "dice": {"dice": {"emoji": "\N{GAME DIE}", "value": 1 + number % 6}},
@@ -393,6 +398,7 @@ def _window_wait(times: deque[float], now: float, window: float, limit: int) -> 
 
 
 def _describe(predicate: Callable[[], object]) -> str:
+    """The source of ``predicate`` (typically a lambda) for a failure message."""
     try:
         return inspect.getsource(predicate).strip()
     except (OSError, TypeError):
@@ -1281,6 +1287,8 @@ class BotApiEmulator:
                 )
             except _ApiError as api_error:
                 status, body = api_error.status, api_error.body()
+            except (TypeError, ValueError, KeyError, AttributeError) as malformed:
+                status, body = 400, _bad(f"invalid parameters: {malformed}").body()
             self._record(call, 0 if dropped or _client_gone(request) else status, body)
         return status, body
 
