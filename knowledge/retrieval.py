@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 from knowledge import dense
 from knowledge.store import PassageIndex
+from knowledge.text import expected_answer
 
 CANDIDATES = 40
 
@@ -24,6 +25,8 @@ class Weights:
     min_focus_similarity: float = 0.3
     keep_ratio: float = 0.7
     redundancy: float = 0.85
+    answer_type_bonus: float = 0.05
+    same_source_penalty: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ def rank(
     lexical = bm25[candidates] / top_bm25 if top_bm25 > 0 else np.zeros(candidates.size)
     coverage = index.lexical.coverage(ids, unknown, candidates)
     fused = weights.dense * dense_score + weights.lexical * lexical * coverage
+    answer_type = expected_answer(query)
+    if answer_type is not None:
+        has_type = [bool(answer_type.search(index.passages[c].text)) for c in candidates]
+        fused = fused + weights.answer_type_bonus * np.asarray(has_type, dtype=np.float32)
     order = np.argsort(-fused)
     return [
         Hit(
@@ -94,20 +101,29 @@ def addresses(
 
 
 def select(index: PassageIndex, hits: list[Hit], weights: Weights, limit: int) -> list[Hit]:
-    """The best hits, skipping near-duplicates of those already chosen (MMR-style)."""
+    """The best hits, preferring other sources and skipping near-duplicates (MMR-style)."""
     if not hits:
         return []
     floor = hits[0].score * weights.keep_ratio
+    pool = [hit for hit in hits if hit.score >= floor]
     chosen: list[Hit] = []
-    for hit in hits:
-        if hit.score < floor or len(chosen) == limit:
-            break
-        vector = index.sentence_vectors[hit.sentence]
+    per_source: dict[str, int] = {}
+    while pool and len(chosen) < limit:
+        best = max(pool, key=lambda h: _adjusted(index, h, per_source, weights))
+        pool.remove(best)
+        vector = index.sentence_vectors[best.sentence]
         if all(
             float(vector @ index.sentence_vectors[c.sentence]) < weights.redundancy for c in chosen
         ):
-            chosen.append(hit)
+            chosen.append(best)
+            doc_id = index.passages[best.passage].doc_id
+            per_source[doc_id] = per_source.get(doc_id, 0) + 1
     return chosen
+
+
+def _adjusted(index: PassageIndex, hit: Hit, per_source: dict[str, int], weights: Weights) -> float:
+    repeats = per_source.get(index.passages[hit.passage].doc_id, 0)
+    return hit.score - weights.same_source_penalty * repeats
 
 
 def _sentence_match(

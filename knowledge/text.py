@@ -30,6 +30,20 @@ _STOPWORDS = frozenset(
     what's""".split()
 )
 _stemmer = snowballstemmer.stemmer("english")
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_ANSWER_TYPES = (
+    (
+        re.compile(r"\b(when|what year|which year|since when)\b", re.IGNORECASE),
+        re.compile(rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\b", re.IGNORECASE),
+    ),
+    (
+        re.compile(
+            r"\bhow (many|much|big|large)\b|\bwhat (share|percentage|proportion|number)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\d"),
+    ),
+)
 
 
 def clean_question(text: str) -> str:
@@ -68,6 +82,14 @@ def terms(text: str) -> list[str]:
         elif word not in _STOPWORDS and len(word) > 1:
             out.append(_stem(word.replace("'", "")))
     return out
+
+
+def expected_answer(question: str) -> re.Pattern[str] | None:
+    """What an answer to the question must contain, when its form says: a date, a number."""
+    for asks, answer in _ANSWER_TYPES:
+        if asks.search(question):
+            return answer
+    return None
 
 
 def word_count(text: str) -> int:

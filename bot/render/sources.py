@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot import messages
 from knowledge import Citation, DocumentInfo
 
 
 def source_line(source: DocumentInfo | Citation) -> str:
-    """ "Title, Publisher, date" as plain text; renderers escape it for their surface."""
-    return f"{source.title} ({source.publisher}, {source.published or messages.SOURCE_UNDATED})"
+    """The document as "Title (Publisher, date)"; each renderer escapes it for its surface."""
+    dated = f"{source.publisher}, {source.published}" if source.published else source.publisher
+    return f"{source.title} ({dated})"

