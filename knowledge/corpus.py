@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,7 @@ def load_document(path: Path) -> Document:
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: front matter must be a mapping of fields")
     body = "\n".join(lines[end + 1 :]).strip()
+    meta = {k: v.isoformat() if isinstance(v, date) else v for k, v in meta.items()}
     try:
         return Document(doc_id=path.stem, body=body, **meta)
     except ValidationError as exc:

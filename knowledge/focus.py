@@ -15,6 +15,13 @@ from knowledge.models import Document
 from knowledge.text import sentence_spans, terms
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+# Verbs that carry no topic of their own: "What does X make?" asks about X, nothing more.
+_LIGHT_VERBS = frozenset(
+    terms(
+        "be do did done make made have had get got give gave given take took taken go went gone "
+        "come came happen mean meant use say tell told know knew think thought want need"
+    )
+)
 _CAPITALISED_SHARE = 0.8
 
 
@@ -51,8 +58,14 @@ def split_focus(question: str, names: frozenset[str]) -> Focus:
     for i in _capitalised_runs_with_a_name(words, is_name):
         is_name[i] = True
     found = tuple(w for w, flag in zip(words, is_name, strict=True) if flag)
-    kept = " ".join(w for w, flag in zip(words, is_name, strict=True) if not flag)
+    rest = [w for w, flag in zip(words, is_name, strict=True) if not flag]
+    kept = " ".join(w for w in rest if not _is_light_verb(w))
     return Focus(names=found, residual=kept)
+
+
+def _is_light_verb(word: str) -> bool:
+    word_terms = terms(word)
+    return bool(word_terms) and set(word_terms) <= _LIGHT_VERBS
 
 
 def _capitalised_runs_with_a_name(words: list[str], is_name: list[bool]) -> list[int]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DOC_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 PARTIAL_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
@@ -23,6 +24,15 @@ class DocumentInfo(_Frozen):
     published: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+
+    @field_validator("published")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        """A year, a year and month, or a full date, and a real one."""
+        if value is not None:
+            year, month, day = ([*map(int, value.split("-")), 1, 1])[:3]
+            date(year, month, day)  # raises ValueError for month 13, day 45
+        return value
 
 
 class Document(DocumentInfo):

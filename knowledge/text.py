@@ -54,7 +54,8 @@ def clean_question(text: str) -> str:
         for ch in text
         if unicodedata.category(ch) not in {"Cf", "Co", "Cs", "Cn"} or ch == "\u200d"
     )
-    return " ".join(kept.split())
+    text = " ".join(kept.split())
+    return text if text.replace("\u200d", "").strip() else ""
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
