@@ -44,13 +44,14 @@ class Delivery:
         thread_id: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
-        """Send each HTML text in order; the keyboard goes under the last. [] if blocked."""
+        """Send each HTML text in order, each a reply (so a button under any part can find
+        the question); the keyboard goes under the last. [] if the chat is unreachable."""
         sent: list[Message] = []
         for number, text in enumerate(texts, 1):
             message = await self._send_one(
                 chat_id,
                 text,
-                reply_to=reply_to if number == 1 else None,
+                reply_to=reply_to,
                 thread_id=thread_id,
                 markup=markup if number == len(texts) else None,
             )
@@ -118,7 +119,7 @@ class Delivery:
             message = await self._send_one(
                 chat_id,
                 chunk,
-                reply_to=reply_to if number == 1 else None,
+                reply_to=reply_to,
                 thread_id=thread_id,
                 markup=markup if number == len(chunks) else None,
                 parse_mode=None,

@@ -193,7 +193,9 @@ async def inline_query(update: Update, context: Context) -> None:
     html_message = render.answer_messages(answer)[0]
     title, description = _inline_summary(answer)
     result_id = hashlib.sha256(text.encode()).hexdigest()[:32]
-    result = _article(result_id, title, description, html_message, render.answer_keyboard(answer))
+    # A message posted inline is no reply, so "More sources" could not find its question there.
+    share_only = render.answer_keyboard(answer, shown=len(answer.citations))
+    result = _article(result_id, title, description, html_message, share_only)
     try:
         await query.answer([result], cache_time=30)
     except BadRequest as exc:  # the user typed on and the query expired

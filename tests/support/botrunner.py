@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge import Engine
-
 from bot.app import build_application, serve
 from bot.services import Services, services
 from bot.settings import Settings, load_settings
+from knowledge import Engine
 
 from .emulator import BotApiEmulator
 from .telegram_html import check_message
@@ -71,11 +70,12 @@ def running_bot(
         finally:
             loop.close()
 
-    polls_before = len(emu.calls("getUpdates"))
+    bootstraps_before = len(emu.calls("deleteWebhook"))  # sent just before the first poll
     thread = threading.Thread(target=run, name="bot-under-test", daemon=True)
     thread.start()
     emu.wait_for(
-        lambda: errors or len(emu.calls("getUpdates")) > polls_before, timeout=30,
+        lambda: errors or len(emu.calls("deleteWebhook")) > bootstraps_before,
+        timeout=30,
         description="the bot to start polling",
     )
     if errors:
@@ -107,13 +107,17 @@ def bot_process(
     }
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=REPO, env=environment,
-            stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot", "run"],
+            cwd=REPO,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
-def stop_process(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM,
-                 timeout: float = 60) -> int:
+def stop_process(
+    process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, timeout: float = 60
+) -> int:
     process.send_signal(signum)
     return process.wait(timeout)
 
