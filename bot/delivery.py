@@ -43,21 +43,24 @@ class Delivery:
         reply_to: int | None = None,
         thread_id: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
+        parse_mode: str | None = ParseMode.HTML,
     ) -> list[Message]:
-        """Send each HTML text in order, each a reply (so a button under any part can find
-        the question); the keyboard goes under the last. [] if the chat is unreachable."""
+        """Send each text in order, each a reply (so a button under any part can find the
+        question); the keyboard goes under the last. Stops early if the chat is unreachable."""
         sent: list[Message] = []
         for number, text in enumerate(texts, 1):
-            message = await self._send_one(
+            last = number == len(texts)
+            messages = await self._send_one(
                 chat_id,
                 text,
                 reply_to=reply_to,
                 thread_id=thread_id,
-                markup=markup if number == len(texts) else None,
+                markup=markup if last else None,
+                parse_mode=parse_mode,
             )
-            if message is None:
+            if not messages:
                 break
-            sent.extend(message)
+            sent.extend(messages)
         return sent
 
     async def _send_one(
@@ -68,8 +71,8 @@ class Delivery:
         reply_to: int | None,
         thread_id: int | None,
         markup: InlineKeyboardMarkup | None,
-        parse_mode: str | None = ParseMode.HTML,
-    ) -> list[Message] | None:
+        parse_mode: str | None,
+    ) -> list[Message]:
         chat_id = self._migrated.get(chat_id, chat_id)
         try:
             message = await self._bot.send_message(
@@ -97,37 +100,21 @@ class Delivery:
         except Forbidden as exc:
             self.blocked += 1
             log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
-            return None
+            return []
         except BadRequest as exc:
             if parse_mode is None or not _is_markup_problem(exc):
                 raise
             log.warning("HTML refused in chat %s (%s); sending plain text", chat_id, exc.message)
-            return await self._send_plain(chat_id, text, reply_to, thread_id, markup)
-        return [message]
-
-    async def _send_plain(
-        self,
-        chat_id: int,
-        text: str,
-        reply_to: int | None,
-        thread_id: int | None,
-        markup: InlineKeyboardMarkup | None,
-    ) -> list[Message] | None:
-        chunks = split_plain(html.unescape(_TAG.sub("", text)))
-        sent: list[Message] = []
-        for number, chunk in enumerate(chunks, 1):
-            message = await self._send_one(
+            plain = split_plain(html.unescape(_TAG.sub("", text)))
+            return await self.send(
                 chat_id,
-                chunk,
+                plain,
                 reply_to=reply_to,
                 thread_id=thread_id,
-                markup=markup if number == len(chunks) else None,
+                markup=markup,
                 parse_mode=None,
             )
-            if message is None:
-                return None
-            sent.extend(message)
-        return sent
+        return [message]
 
 
 def split_plain(text: str, limit: int = MAX_LENGTH) -> list[str]:

@@ -72,8 +72,7 @@ async def sources_command(update: Update, context: Context) -> None:
 async def ask_command(update: Update, context: Context) -> None:
     question = " ".join(context.args or [])
     if not question.strip():
-        usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
-        await _reply(update, context, [render.plain(usage)])
+        await _usage_hint(update, context)
         return
     await _answer_in_chat(update, context, question)
 
@@ -99,8 +98,7 @@ async def group_text(update: Update, context: Context) -> None:
     if question is None:
         return
     if not question or is_greeting(question):
-        usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
-        await _reply(update, context, [render.plain(usage)])
+        await _usage_hint(update, context)
         return
     await _answer_in_chat(update, context, question)
 
@@ -310,6 +308,11 @@ async def _reply(
         thread_id=_thread(message),
         markup=markup,
     )
+
+
+async def _usage_hint(update: Update, context: Context) -> None:
+    usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
+    await _reply(update, context, [render.plain(usage)])
 
 
 async def _typing(context: Context, message: Message) -> None:
