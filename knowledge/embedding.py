@@ -13,6 +13,7 @@ import numpy.typing as npt
 from knowledge.errors import ModelLoadError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+_PARALLEL_BATCH = 8
 
 
 def resolve_model(model: str) -> str:
@@ -49,13 +50,20 @@ class Encoder:
             self._model: Any = SentenceTransformer(resolve_model(model), device="cpu")
         except Exception as exc:  # the library raises many kinds for a bad model
             raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
+        import torch  # noqa: PLC0415 - loaded with the model, not with the package
+
         self.name = model
+        self._torch: Any = torch
+        self._threads = torch.get_num_threads()
         dimension, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
         if not dimension or not max_tokens:
             raise ModelLoadError(f"model {model!r} does not give an embedding size and length")
         self.dimension, self.max_tokens = int(dimension), int(max_tokens)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
+        # One thread for a question or two: a second one mostly waits on the first, and
+        # slows everything when the other core is busy. Batches use every core.
+        self._torch.set_num_threads(1 if len(texts) < _PARALLEL_BATCH else self._threads)
         vectors = self._model.encode(
             texts,
             batch_size=batch_size,

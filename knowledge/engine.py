@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge import retrieval
 from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
 from knowledge.embedding import BUNDLED_MODEL, Encoder
-from knowledge.focus import name_terms, split_focus
+from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.store import PassageIndex, build_key, load_or_build
@@ -87,13 +87,15 @@ class Engine:
     def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answers in the same order; the encoder runs once for the whole batch."""
         prepared = [self._prepare(q) for q in questions]
-        vectors = self._encode([text for text, _ in prepared if text])
+        focuses = {text: split_focus(text, self._names) for text, _ in prepared if text}
+        residuals = [f.residual for f in focuses.values() if f.names and f.residual]
+        vectors = self._encode([*focuses, *residuals])
         answers = []
         for question, (text, truncated) in zip(questions, prepared, strict=True):
             if not text:
                 answers.append(Answer(question=question, kind=AnswerKind.EMPTY_QUESTION))
                 continue
-            answers.append(self._answer(question, text, vectors[text], truncated))
+            answers.append(self._answer(question, text, focuses[text], vectors, truncated))
         return answers
 
     def _prepare(self, question: str) -> tuple[str, bool]:
@@ -113,10 +115,15 @@ class Engine:
         return found
 
     def _answer(
-        self, question: str, text: str, vector: npt.NDArray[np.float32], truncated: bool
+        self,
+        question: str,
+        text: str,
+        focus: Focus,
+        vectors: dict[str, npt.NDArray[np.float32]],
+        truncated: bool,
     ) -> Answer:
-        hits = retrieval.rank(self.index, vector, text, self.weights)
-        if not self._is_answered(text, hits):
+        hits = retrieval.rank(self.index, vectors[text], text, self.weights)
+        if not self._is_answered(hits, focus, vectors):
             return Answer(
                 question=question,
                 kind=AnswerKind.NOT_COVERED,
@@ -129,16 +136,19 @@ class Engine:
             question=question, kind=AnswerKind.ANSWERED, citations=citations, truncated=truncated
         )
 
-    def _is_answered(self, text: str, hits: list[retrieval.Hit]) -> bool:
+    def _is_answered(
+        self,
+        hits: list[retrieval.Hit],
+        focus: Focus,
+        vectors: dict[str, npt.NDArray[np.float32]],
+    ) -> bool:
         """The relevance gate: a relevant best passage that speaks to what is asked."""
         if not hits or retrieval.relevance(hits[0], self.weights) < self.weights.min_relevance:
             return False
-        focus = split_focus(text, self._names)
         if not focus.names or not focus.residual:
             return True
-        residual_vector = self._encode([focus.residual])[focus.residual]
         return retrieval.addresses(
-            self.index, hits[0], focus.residual, residual_vector, self.weights
+            self.index, hits[0], focus.residual, vectors[focus.residual], self.weights
         )
 
     def _citation(self, hit: retrieval.Hit) -> Citation | None:

@@ -73,7 +73,7 @@ class LexicalIndex:
             return np.zeros(rows.size, dtype=np.float32)
         idf = self.idf[ids]
         total = float(idf.sum()) + unknown * float(self.idf.max(initial=1.0))
-        present = (self.weights[rows][:, ids] > 0).astype(np.float32)
+        present = (self.weights[:, ids][rows] > 0).astype(np.float32)  # columns first: CSC
         return np.asarray(present @ idf, dtype=np.float32).ravel() / total
 
     def save(self, path: Path) -> None:

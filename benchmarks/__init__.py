@@ -1,0 +1,1 @@
+"""Benchmark commands, each run from the repo root as `python -m benchmarks.NAME`."""
