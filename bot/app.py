@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -171,6 +173,7 @@ async def _requeue_unfinished(application: Application, svc: Services) -> None: 
 
 def run_bot(settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM; in-flight answers are sent before exit."""
+    _share_cores_with_the_event_loop()
     engine = Engine.load(settings.engine_config())
     application = build_application(settings, engine)
     try:
@@ -178,6 +181,15 @@ def run_bot(settings: Settings) -> int:
     except InvalidToken:
         raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram refused this token") from None
     return 0
+
+
+def _share_cores_with_the_event_loop() -> None:
+    """The encoder works in a thread beside the event loop: leave the loop a core, and make
+    the interpreter switch threads often so sends are not held up behind engine work."""
+    import torch  # noqa: PLC0415 - the engine loads it next anyway
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    sys.setswitchinterval(0.0005)
 
 
 async def _serve_until_signalled(application: Application) -> None:  # type: ignore[type-arg]

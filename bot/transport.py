@@ -74,6 +74,9 @@ class ResilientRequest(HTTPXRequest):
     def __init__(self, *, limiter: SendLimiter | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._limiter = limiter
+        # httpcore 1.0 rescans every waiting request against every connection on each pool
+        # event (encode/httpcore#1035), which costs more than the sends under load: wait here.
+        self._slots = asyncio.Semaphore(int(kwargs.get("connection_pool_size", 1)))
 
     async def do_request(  # type: ignore[override]
         self, url: str, method: str, request_data: RequestData | None = None, **timeouts: Any
@@ -84,7 +87,8 @@ class ResilientRequest(HTTPXRequest):
         delays = _backoff()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                status, body = await super().do_request(url, method, request_data, **timeouts)
+                async with self._slots:
+                    status, body = await super().do_request(url, method, request_data, **timeouts)
             except NetworkError as exc:  # TimedOut is a NetworkError too
                 if attempt == MAX_ATTEMPTS or not _safe_to_retry(endpoint, exc):
                     raise

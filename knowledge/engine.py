@@ -88,8 +88,8 @@ class Engine:
         """Answers in the same order; the encoder runs once for the whole batch."""
         prepared = [self._prepare(q) for q in questions]
         focuses = {text: split_focus(text, self._names) for text, _ in prepared if text}
-        residuals = [f.residual for f in focuses.values() if f.names and f.residual]
-        vectors = self._encode([*focuses, *residuals])
+        unfamiliar = [f.residual for f in focuses.values() if self._asks_unfamiliar(f)]
+        vectors = self._encode([*focuses, *unfamiliar])
         answers = []
         for question, (text, truncated) in zip(questions, prepared, strict=True):
             if not text:
@@ -145,11 +145,17 @@ class Engine:
         """The relevance gate: a relevant best passage that speaks to what is asked."""
         if not hits or retrieval.relevance(hits[0], self.weights) < self.weights.min_relevance:
             return False
-        if not focus.names or not focus.residual:
+        if not self._asks_unfamiliar(focus):
             return True
-        return retrieval.addresses(
-            self.index, hits[0], focus.residual, vectors[focus.residual], self.weights
-        )
+        return retrieval.addresses(self.index, hits[0], vectors[focus.residual], self.weights)
+
+    def _asks_unfamiliar(self, focus: Focus) -> bool:
+        """Names something the documents know, but asks about it only in words they never
+        use ("How many employees does Keanda have?"): worth a closer look before answering."""
+        if not focus.names or not focus.residual:
+            return False
+        known, unknown = self.index.lexical.term_ids(focus.residual)
+        return known.size == 0 and unknown > 0
 
     def _citation(self, hit: retrieval.Hit) -> Citation | None:
         passage = self.index.passages[hit.passage]

@@ -21,7 +21,6 @@ class Weights:
     dense: float = 0.65
     lexical: float = 0.35
     min_relevance: float = 0.365
-    min_focus_coverage: float = 0.2
     min_focus_similarity: float = 0.3
     keep_ratio: float = 0.7
     redundancy: float = 0.85
@@ -81,21 +80,12 @@ def relevance(hit: Hit, weights: Weights) -> float:
 
 
 def addresses(
-    index: PassageIndex,
-    hit: Hit,
-    residual: str,
-    residual_vector: npt.NDArray[np.float32],
-    weights: Weights,
+    index: PassageIndex, hit: Hit, focus_vector: npt.NDArray[np.float32], weights: Weights
 ) -> bool:
-    """Whether the hit's passage speaks to the question's focus (its words without the names)."""
-    ids, unknown = index.lexical.term_ids(residual)
-    if ids.size == 0 and unknown == 0:
-        return True  # the question is all names, as in "Who is X?"
+    """Whether the hit's passage is close to the question's focus (its words without names)."""
     candidate = np.asarray([hit.passage], dtype=np.int64)
-    if index.lexical.coverage(ids, unknown, candidate)[0] >= weights.min_focus_coverage:
-        return True
-    _, sentence_similarity = _sentence_match(index, candidate, residual_vector)
-    passage_similarity = float(index.passage_vectors[hit.passage] @ residual_vector)
+    _, sentence_similarity = _sentence_match(index, candidate, focus_vector)
+    passage_similarity = float(index.passage_vectors[hit.passage] @ focus_vector)
     similarity = max(float(sentence_similarity[0]), passage_similarity)
     return similarity >= weights.min_focus_similarity
 

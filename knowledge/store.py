@@ -28,7 +28,7 @@ from knowledge.passages import split_document
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump whenever passages, terms or files change meaning
 _MANIFEST = "manifest.json"
 _FILES = ("passages.json", "passages.faiss", "passages.npy", "sentences.npy", "lexical.npz")
 _BATCH = 64

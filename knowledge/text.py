@@ -27,9 +27,25 @@ _STOPWORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself
     yourselves s t don shall may might must also many much according tell say said whats
-    what's""".split()
+    what's hey hi hello please pls thanks thank thx ok okay bot""".split()
 )
 _stemmer = snowballstemmer.stemmer("english")
+_BRITISH_WORDS = {
+    "programme": "program",
+    "programmes": "programs",
+    "labour": "labor",
+    "favour": "favor",
+    "behaviour": "behavior",
+    "centre": "center",
+    "centres": "centers",
+    "defence": "defense",
+    "licence": "license",
+    "catalogue": "catalog",
+    "analyse": "analyze",
+    "analysed": "analyzed",
+}
+# Applied to documents and questions alike, so a word it wrongly changes still matches itself.
+_BRITISH_ISE = re.compile(r"^(\w{3,})is(e|es|ed|ing|ation|ations)$")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _ANSWER_TYPES = (
     (
@@ -81,7 +97,7 @@ def terms(text: str) -> list[str]:
         elif word[0].isdigit():
             out.append(word.replace(",", ""))
         elif word not in _STOPWORDS and len(word) > 1:
-            out.append(_stem(word.replace("'", "")))
+            out.append(_stem(_american(word.replace("'", ""))))
     return out
 
 
@@ -95,6 +111,12 @@ def expected_answer(question: str) -> re.Pattern[str] | None:
 
 def word_count(text: str) -> int:
     return len(_WORD.findall(text))
+
+
+def _american(word: str) -> str:
+    """One spelling for British and American variants: programme, labour, specialise."""
+    word = _BRITISH_WORDS.get(word, word)
+    return _BRITISH_ISE.sub(r"\1iz\2", word)
 
 
 @lru_cache(maxsize=65536)
