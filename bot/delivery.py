@@ -14,7 +14,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TimedOut
 
 from bot.render.telegram import MAX_LENGTH, utf16_length
 
@@ -58,7 +58,7 @@ class Delivery:
                 markup=markup if last else None,
                 parse_mode=parse_mode,
             )
-            if not messages:
+            if messages is None:
                 break
             sent.extend(messages)
         return sent
@@ -72,7 +72,8 @@ class Delivery:
         thread_id: int | None,
         markup: InlineKeyboardMarkup | None,
         parse_mode: str | None,
-    ) -> list[Message]:
+    ) -> list[Message] | None:
+        """The message sent ([] if its delivery is unconfirmed); None if the chat is gone."""
         chat_id = self._migrated.get(chat_id, chat_id)
         try:
             message = await self._bot.send_message(
@@ -100,6 +101,11 @@ class Delivery:
         except Forbidden as exc:
             self.blocked += 1
             log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
+            return None
+        except TimedOut:
+            # Telegram got the message and was slow to confirm: most likely delivered, and a
+            # second send would answer twice (see bot.transport).
+            log.warning("sending to chat %s timed out; delivery unconfirmed", chat_id)
             return []
         except BadRequest as exc:
             if parse_mode is None or not _is_markup_problem(exc):

@@ -36,14 +36,15 @@ _background: set[asyncio.Task[None]] = set()
 
 # --- access ----------------------------------------------------------------
 async def guard(update: Update, context: Context) -> None:
-    """Stops updates from chats and users outside the allowlists (refusing once in private)."""
+    """Stops updates from chats and users outside the allowlists: one refusal per private
+    chat, then silence, so that repeating oneself is not answered by a stream of refusals."""
     svc = services(context)
     chat, user = update.effective_chat, update.effective_user
     if svc.is_allowed(chat.id if chat else None, user.id if user else None):
         return
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
-    elif update.message is not None and _private(update.message):
+    elif update.message is not None and _private(update.message) and svc.first_refusal(chat):
         await _reply(update, context, [render.plain(messages.NOT_ALLOWED)])
     raise ApplicationHandlerStop
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 
@@ -85,14 +85,35 @@ class QuestionLimiter:
         return bucket
 
 
-class SendLimiter:
-    """Keeps outgoing messages within Telegram's limits: overall per second, per group per
-    minute."""
+@dataclass
+class SlidingWindow:
+    """At most `limit` events in any `period` seconds; `reserve` books the earliest slot."""
 
-    def __init__(self, per_second: float, group_per_minute: float = 20) -> None:
-        self._overall = TokenBucket(rate=per_second, capacity=per_second)
+    limit: int
+    period: float
+    booked: deque[float] = field(default_factory=deque)
+
+    def reserve(self, now: float) -> float:
+        """Book a slot; the seconds to wait for it."""
+        slot = now
+        if len(self.booked) >= self.limit:
+            slot = max(slot, self.booked[-self.limit] + self.period)
+        if self.booked:
+            slot = max(slot, self.booked[-1])
+        self.booked.append(slot)
+        while len(self.booked) > self.limit and self.booked[0] <= slot - self.period:
+            self.booked.popleft()
+        return slot - now
+
+
+class SendLimiter:
+    """Keeps outgoing messages within Telegram's limits: evenly paced overall, and at most
+    `group_per_minute` in any minute of one group."""
+
+    def __init__(self, per_second: float, group_per_minute: int = 20) -> None:
+        self._overall = TokenBucket(rate=per_second, capacity=1)
         self._group_per_minute = group_per_minute
-        self._groups: OrderedDict[int, TokenBucket] = OrderedDict()
+        self._groups: OrderedDict[int, SlidingWindow] = OrderedDict()
 
     async def acquire(self, chat_id: int | None) -> None:
         now = time.monotonic()
@@ -102,12 +123,11 @@ class SendLimiter:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    def _group(self, chat_id: int) -> TokenBucket:
-        bucket = self._groups.get(chat_id)
-        if bucket is None:
-            rate = self._group_per_minute / 60
-            bucket = self._groups[chat_id] = TokenBucket(rate=rate, capacity=self._group_per_minute)
+    def _group(self, chat_id: int) -> SlidingWindow:
+        window = self._groups.get(chat_id)
+        if window is None:
+            window = self._groups[chat_id] = SlidingWindow(self._group_per_minute, 60.0)
             if len(self._groups) > 10_000:
                 self._groups.popitem(last=False)
         self._groups.move_to_end(chat_id)
-        return bucket
+        return window

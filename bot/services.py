@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import cast
 
+from telegram import Chat
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.batcher import AnswerBatcher
@@ -27,9 +28,17 @@ class Services:
     journal: UpdateJournal
     stats: Stats = field(default_factory=Stats)
     reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    refused: set[int] = field(default_factory=set)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.bot_admin_user_ids
+
+    def first_refusal(self, chat: Chat | None) -> bool:
+        """True the first time a chat outside the allowlists is refused."""
+        if chat is None or chat.id in self.refused:
+            return False
+        self.refused.add(chat.id)
+        return True
 
     def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
         chats, users = self.settings.bot_allowed_chat_ids, self.settings.bot_allowed_user_ids

@@ -22,7 +22,7 @@ class DocumentInfo(_Frozen):
     title: str = Field(min_length=1)
     publisher: str = Field(min_length=1)
     published: str | None = Field(default=None, pattern=PARTIAL_DATE_PATTERN)
-    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+\S*$")
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     @field_validator("published")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from html import escape
 
@@ -15,6 +16,7 @@ MAX_LENGTH = 4096
 SHOWN_CITATIONS = 3
 INLINE_QUERY_LIMIT = 256
 _QUESTION_PREVIEW = 300
+_LINKABLE = re.compile(r"^https?://[^\s/?#]+\S*$")  # Telegram refuses links without a host
 
 
 def answer_messages(
@@ -74,7 +76,7 @@ def citation_blocks(citation: Citation, limit: int = MAX_LENGTH) -> list[str]:
 
 def source_html(source: DocumentInfo | Citation) -> str:
     line = escape(source_line(source), quote=False)
-    if source.url:
+    if source.url and _LINKABLE.match(source.url):
         return f'<a href="{escape(source.url, quote=True)}">{line}</a>'
     return f"<i>{line}</i>"
 
@@ -131,7 +133,7 @@ def _escaped_parts(text: str, limit: int) -> list[str]:
         size += units
     if current:
         parts.append("".join(current))
-    return parts
+    return [part for part in parts if part.strip()]  # Telegram refuses blank messages
 
 
 def answer_keyboard(answer: Answer, shown: int = SHOWN_CITATIONS) -> InlineKeyboardMarkup | None:

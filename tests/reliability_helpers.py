@@ -1,0 +1,151 @@
+"""Helpers shared by the end-to-end reliability tests (tests/test_reliability*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import messages
+from bot.render.telegram import answer_messages
+from knowledge import Engine
+from tests.support.botrunner import RunningBot, running_bot
+from tests.support.emulator import BotApiEmulator, Call
+from tests.support.telegram_html import check_message
+
+JSON = dict[str, Any]
+
+# Questions the real corpus answers, each in one message (checked by `expected_messages`).
+TAX_QUESTION = "What share of tax revenue comes from SMEs?"
+TAX_ANSWER = "half of tax revenue"
+QUESTIONS = (
+    TAX_QUESTION,
+    "How many Little Giants have been announced?",
+    "How much must Little Giants invest in R&D?",
+    "When was the Little Giants policy introduced?",
+    "How many class I patents must a Little Giant have?",
+)
+
+
+@contextmanager
+def serving(
+    emu: BotApiEmulator, engine: Engine, state_dir: Path, **overrides: Any
+) -> Iterator[RunningBot]:
+    """`running_bot`, with group chatter (ignored by the bot) queued first, so that the
+    first long poll returns at once instead of after its 10 s time-out."""
+    lobby = emu.group_chat("Lobby")
+    emu.send_message(lobby, emu.new_user("Lobbyist"), "just chatting, not for the bot")
+    with running_bot(emu, engine, state_dir, **overrides) as bot:
+        yield bot
+
+
+@dataclass
+class Harness:
+    """An emulator with one bot serving it; every test takes fresh users and chats."""
+
+    emu: BotApiEmulator
+    bot: RunningBot
+    engine: Engine
+
+    def private(self, name: str = "User") -> tuple[JSON, JSON]:
+        user = self.emu.new_user(name)
+        return user, self.emu.private_chat(user)
+
+    def settle(self, *updates: JSON, timeout: float = 30) -> None:
+        settle(self.emu, self.bot, *updates, timeout=timeout)
+
+
+async def _unfinished(bot: RunningBot) -> list[JSON]:
+    return bot.services.journal.pending()
+
+
+def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float = 30) -> None:
+    """Wait until `updates` were fetched, confirmed and handled to the end (journal: done)."""
+    last = max(update["update_id"] for update in updates)
+
+    def handled() -> bool:
+        if emu.confirmed_offset <= last:
+            return False
+        pending = asyncio.run_coroutine_threadsafe(_unfinished(bot), bot.loop).result(10)
+        return not pending
+
+    emu.wait_for(handled, timeout, interval=0.05, description=f"updates up to {last} handled")
+
+
+def sends(emu: BotApiEmulator, chat_id: int) -> list[Call]:
+    """Every sendMessage request for `chat_id`, whatever its outcome."""
+    return [call for call in emu.calls("sendMessage") if call.params.get("chat_id") == chat_id]
+
+
+def texts(emu: BotApiEmulator, chat_id: int) -> list[str]:
+    return [message["text"] for message in emu.bot_messages(chat_id)]
+
+
+def replies_to(emu: BotApiEmulator, update: JSON) -> list[JSON]:
+    """Bot messages that reply to the message (or edited message) of `update`."""
+    message = update.get("message") or update.get("edited_message") or {}
+    chat_id, message_id = message["chat"]["id"], message["message_id"]
+    return [
+        sent
+        for sent in emu.bot_messages(chat_id)
+        if sent.get("reply_to_message", {}).get("message_id") == message_id
+    ]
+
+
+def expected_messages(engine: Engine, question: str) -> int:
+    return len(answer_messages(engine.answer(question)))
+
+
+def is_answer(text: str) -> bool:
+    return text.startswith("❓")
+
+
+def no_internal_errors(emu: BotApiEmulator) -> None:
+    """The error handler's apology was never sent."""
+    apologies = [
+        call
+        for call in emu.calls("sendMessage")
+        if messages.INTERNAL_ERROR in str(call.params.get("text"))
+    ]
+    assert not apologies, apologies
+
+
+def error_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """ERROR (and worse) log records of the bot and of python-telegram-bot."""
+    return [
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and record.name.startswith(("bot", "telegram"))
+    ]
+
+
+def assert_valid_html(emu: BotApiEmulator) -> None:
+    """Every HTML text the bot sent, edited or offered inline is valid Telegram HTML within
+    limits, including requests that an injected fault refused (unlike
+    `assert_valid_html_everywhere`, which requires every send to succeed)."""
+    for call in emu.calls():
+        if call.method in {"sendMessage", "editMessageText"}:
+            if call.params.get("parse_mode") == "HTML":
+                check_message(call.params["text"])
+        if call.method == "answerInlineQuery":
+            for result in call.params.get("results", []):
+                content = result.get("input_message_content", {})
+                if content.get("parse_mode") == "HTML":
+                    check_message(content["message_text"])
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """The most events in any half-open interval [t, t + window)."""
+    ordered = sorted(times)
+    best, first = 0, 0
+    for last, moment in enumerate(ordered):
+        while ordered[first] <= moment - window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
