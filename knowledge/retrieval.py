@@ -16,10 +16,18 @@ CANDIDATES = 40
 
 @dataclass(frozen=True)
 class Weights:
-    """How the signals combine; the defaults were measured on the dev set (BENCHMARKS.md)."""
+    """How the signals combine; the defaults were measured on the question sets
+    (`python -m benchmarks.fusion`, BENCHMARKS.md).
 
-    dense: float = 0.65
-    lexical: float = 0.35
+    Ranking mixes dense similarity with BM25 (relative to the best passage); the relevance
+    gate mixes dense similarity with the share of the question's terms a passage holds,
+    an absolute measure.
+    """
+
+    dense: float = 0.8
+    lexical: float = 0.2
+    gate_dense: float = 0.65
+    gate_coverage: float = 0.35
     min_relevance: float = 0.365
     min_focus_similarity: float = 0.3
     keep_ratio: float = 0.7
@@ -76,7 +84,7 @@ def rank(
 
 def relevance(hit: Hit, weights: Weights) -> float:
     """An absolute measure of how well the best passage speaks to the question."""
-    return weights.dense * hit.dense + weights.lexical * hit.coverage
+    return weights.gate_dense * hit.dense + weights.gate_coverage * hit.coverage
 
 
 def addresses(
