@@ -76,7 +76,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:  # typ
     journal = UpdateJournal(settings.bot_state_dir / "updates.sqlite3")
     sending = ResilientRequest(
         limiter=SendLimiter(settings.bot_messages_per_second),
-        connection_pool_size=64,
+        connection_pool_size=16,
         read_timeout=settings.bot_send_timeout_seconds,
         write_timeout=settings.bot_send_timeout_seconds,
         connect_timeout=10,

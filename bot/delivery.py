@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
+import time
+from collections import OrderedDict
 
 from telegram import (
     Bot,
@@ -13,14 +16,15 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TimedOut
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
 from bot.render.telegram import MAX_LENGTH, utf16_length
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TYPING_SECONDS = 5.0  # how long Telegram shows "typing…" after one chat action
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -30,7 +34,23 @@ class Delivery:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
         self._migrated: dict[int, int] = {}
+        self._typing: OrderedDict[tuple[int, int | None], float] = OrderedDict()
         self.blocked = 0
+
+    async def show_typing(self, chat_id: int, thread_id: int | None) -> None:
+        """Show "typing…" in the chat, at most once per chat in the seconds Telegram shows it:
+        more would only double the requests under load."""
+        key, now = (chat_id, thread_id), time.monotonic()
+        if now - self._typing.get(key, -TYPING_SECONDS) < TYPING_SECONDS:
+            return
+        self._typing[key] = now
+        self._typing.move_to_end(key)
+        if len(self._typing) > 10_000:
+            self._typing.popitem(last=False)
+        with contextlib.suppress(TelegramError):
+            await self._bot.send_chat_action(
+                chat_id, ChatAction.TYPING, message_thread_id=thread_id
+            )
 
     def chat_moved(self, old_id: int, new_id: int) -> None:
         self._migrated[old_id] = new_id

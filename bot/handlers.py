@@ -19,7 +19,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -133,7 +133,7 @@ async def _answer_in_chat(update: Update, context: Context, question: str) -> No
             await _reply(update, context, [render.plain(messages.RATE_LIMITED)])
         return
     started = time.monotonic()
-    _in_background(_typing(context, message))
+    _in_background(svc.delivery.show_typing(message.chat_id, _thread(message)))
     answer = await svc.batcher.answer(question)
     await _reply(update, context, render.answer_messages(answer), render.answer_keyboard(answer))
     svc.stats.record(answer, time.monotonic() - started)
@@ -314,13 +314,6 @@ async def _reply(
 async def _usage_hint(update: Update, context: Context) -> None:
     usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
     await _reply(update, context, [render.plain(usage)])
-
-
-async def _typing(context: Context, message: Message) -> None:
-    with contextlib.suppress(TelegramError):
-        await context.bot.send_chat_action(
-            message.chat_id, ChatAction.TYPING, message_thread_id=_thread(message)
-        )
 
 
 def _in_background(coroutine: Coroutine[Any, Any, None]) -> None:
