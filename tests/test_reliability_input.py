@@ -47,7 +47,9 @@ HOSTILE = {
     "zero-width": "\u200b\u200c\u200d\u2060\ufeff",
     "long": _LONG,
     "control": "What\x00 share\x01 of\x07 tax\x1b[31m revenue\x7f comes from SMEs?\r\n\t\x0b",
-    "zwj": "👩\u200d💻 👨\u200d👩\u200d👧\u200d👦 What share of tax revenue comes from SMEs? 🏳️\u200d🌈",
+    "zwj": (
+        "👩\u200d💻 👨\u200d👩\u200d👧\u200d👦 What share of tax revenue comes from SMEs? 🏳️\u200d🌈"
+    ),
     "arabic": "ما هي حصة الشركات الصغيرة والمتوسطة من الإيرادات الضريبية؟",
     "hebrew": "מה חלקם של העסקים הקטנים בהכנסות ממסים? \u202eevil\u202c \u200f",
     "emoji": "🤖🔥💯🎉",
