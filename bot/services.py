@@ -42,7 +42,7 @@ class Services:
 
     def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
         chats, users = self.settings.bot_allowed_chat_ids, self.settings.bot_allowed_user_ids
-        chat_ok = not chats or chat_id in chats
+        chat_ok = not chats or chat_id is None or chat_id in chats  # inline queries: no chat
         user_ok = not users or user_id in users or self.is_admin(user_id)
         return chat_ok and user_ok
 
