@@ -72,8 +72,12 @@ class Engine:
         encoder = encoder or Encoder(config.model)
         key = build_key(documents, config.model, config.max_passage_words)
         index, status = load_or_build(config.index_dir, key, documents, encoder, progress)
-        log.info(
-            "index %s: %d passages from %d documents", status, len(index.passages), len(documents)
+        log.log(
+            logging.DEBUG if status == "loaded" else logging.INFO,
+            "index %s: %d passages from %d documents",
+            status,
+            len(index.passages),
+            len(documents),
         )
         return cls(config, documents, encoder, index, status)
 

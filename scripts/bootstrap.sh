@@ -15,8 +15,13 @@ fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
 if [ ! -f "$stamp" ]; then
     echo "Installing into .venv (first time: a few minutes)..." >&2
-    .venv/bin/python -m pip install --quiet --upgrade pip
     # torch is pinned to the CPU build in pyproject.toml; an unpinned torch pulls CUDA (GBs).
-    .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+    if ! { .venv/bin/python -m pip install --upgrade pip &&
+           .venv/bin/python -m pip install -e ".${extras:+[$extras]}"; } > .venv/install.log 2>&1
+    then
+        tail -n 30 .venv/install.log >&2
+        echo "error: installation failed; the whole log is in .venv/install.log" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
