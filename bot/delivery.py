@@ -9,6 +9,7 @@ import re
 import time
 from collections import OrderedDict
 
+import httpx
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -40,6 +41,7 @@ class Delivery:
     async def show_typing(self, chat_id: int, thread_id: int | None) -> None:
         """Show "typing…" in the chat, at most once per chat in the seconds Telegram shows it:
         more would only double the requests under load."""
+        chat_id = self._migrated.get(chat_id, chat_id)
         key, now = (chat_id, thread_id), time.monotonic()
         if now - self._typing.get(key, -TYPING_SECONDS) < TYPING_SECONDS:
             return
@@ -122,7 +124,9 @@ class Delivery:
             self.blocked += 1
             log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
             return None
-        except TimedOut:
+        except TimedOut as exc:
+            if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise  # it never left: certainly not delivered
             # Telegram got the message and was slow to confirm: most likely delivered, and a
             # second send would answer twice (see bot.transport).
             log.warning("sending to chat %s timed out; delivery unconfirmed", chat_id)

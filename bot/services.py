@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -17,6 +18,7 @@ from bot.settings import Settings
 from bot.stats import Stats
 
 _KEY = "services"
+_MAX_REFUSED = 50_000
 
 
 @dataclass
@@ -28,7 +30,7 @@ class Services:
     journal: UpdateJournal
     stats: Stats = field(default_factory=Stats)
     reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    refused: set[int] = field(default_factory=set)
+    refused: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.bot_admin_user_ids
@@ -37,7 +39,9 @@ class Services:
         """True the first time a chat outside the allowlists is refused."""
         if chat is None or chat.id in self.refused:
             return False
-        self.refused.add(chat.id)
+        self.refused[chat.id] = None
+        if len(self.refused) > _MAX_REFUSED:
+            self.refused.popitem(last=False)
         return True
 
     def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:

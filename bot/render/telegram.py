@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from html import escape
 
@@ -39,7 +40,9 @@ def answer_messages(
 
 
 def question_header(question: str) -> str:
-    preview = " ".join(question.split())
+    preview = " ".join(
+        "".join(ch for ch in question if unicodedata.category(ch) not in {"Cc", "Cf"}).split()
+    )
     if len(preview) > _QUESTION_PREVIEW:
         preview = preview[: _QUESTION_PREVIEW - 1] + "…"
     return f"❓ <b>{escape(preview, quote=False)}</b>"

@@ -1252,7 +1252,7 @@ class BotApiEmulator:
         status, body = await self._execute(call, request, dropped=isinstance(fault, Drop))
         if isinstance(fault, Drop):
             return _drop(request)
-        if isinstance(fault, Delay):
+        if isinstance(fault, Delay) and fault.process:
             await asyncio.sleep(fault.seconds)
             if _client_gone(request):
                 with self._lock:
