@@ -244,6 +244,7 @@ async def stats_command(update: Update, context: Context) -> None:
         p99=p99,
         limited=svc.limiter.refused,
         duplicates=svc.journal.duplicates,
+        blocked=svc.delivery.blocked,
     )
     await _reply(update, context, [text])
 

@@ -3,8 +3,6 @@ values are filled in by the renderers, which escape them."""
 
 from __future__ import annotations
 
-BOT_NAME = "Little Giants"
-
 # --- answers ---------------------------------------------------------------
 NOT_COVERED = "The documents I know don't cover that."
 CLOSEST_DOCUMENTS = "Closest documents:"
@@ -56,7 +54,8 @@ INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
 STATS = (
     "<b>Since start</b> ({uptime})\nQuestions answered: {answered}\nAbstained: {abstained} "
     "({abstain_rate:.0%})\nLatency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms\n"
-    "Rate-limited: {limited}\nDuplicates skipped: {duplicates}"
+    "Rate-limited: {limited}\nDuplicates skipped: {duplicates}\n"
+    "Unreachable chats (blocked or kicked): {blocked}"
 )
 
 # --- inline mode -----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class Encoder:
     def truncate(self, text: str) -> tuple[str, bool]:
         """`text` cut to what the model reads, and whether anything was cut."""
         budget = self.max_tokens - 2  # [CLS] and [SEP]
+        if len(unicodedata.normalize("NFKD", text)) <= budget:
+            return text, False  # a WordPiece token covers at least one decomposed character
         encoded = self._model.tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
         )

@@ -164,7 +164,7 @@ class Engine:
     def _citation(self, hit: retrieval.Hit) -> Citation | None:
         passage = self.index.passages[hit.passage]
         doc = self._by_id.get(passage.doc_id)
-        _, (start, end) = self.index.sentence_span(hit.sentence)
+        start, end = self.index.sentence_span(hit.passage, hit.sentence)
         if doc is None or doc.body[passage.start : passage.end] != passage.text:
             log.error("passage %d is not verbatim text of %s; dropped", hit.passage, passage.doc_id)
             return None

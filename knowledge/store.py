@@ -66,10 +66,9 @@ class PassageIndex:
     sentence_start: npt.NDArray[np.int64]
     lexical: LexicalIndex
 
-    def sentence_span(self, sentence: int) -> tuple[int, tuple[int, int]]:
-        """The passage holding a global sentence index, and the sentence's document span."""
-        passage = int(np.searchsorted(self.sentence_start, sentence, side="right")) - 1
-        return passage, self.passages[passage].sentences[sentence - self.sentence_start[passage]]
+    def sentence_span(self, passage: int, sentence: int) -> tuple[int, int]:
+        """The document span of a global sentence index, which passage `passage` holds."""
+        return self.passages[passage].sentences[sentence - self.sentence_start[passage]]
 
 
 def build_key(documents: list[Document], model: str, max_passage_words: int) -> BuildKey:

@@ -19,6 +19,7 @@ from telegram import error as tg_error
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from tests.support.emulator import (
+    MEDIA_KINDS,
     BadRequest,
     BotApiEmulator,
     Delay,
@@ -375,24 +376,7 @@ def test_inbound_message_entities_and_topics(emu: BotApiEmulator, user: JSON) ->
     assert telegram.Update.de_json(emu.edit_message(reply, "/ask then"), None).edited_message
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "photo",
-        "sticker",
-        "voice",
-        "video",
-        "document",
-        "audio",
-        "location",
-        "contact",
-        "animation",
-        "video_note",
-        "poll",
-        "dice",
-        "venue",
-    ],
-)
+@pytest.mark.parametrize("kind", MEDIA_KINDS)
 def test_media_updates_are_schema_valid(
     emu: BotApiEmulator, user: JSON, chat: JSON, kind: str
 ) -> None:

@@ -23,24 +23,9 @@ from tests.reliability_helpers import (
     serving,
     texts,
 )
-from tests.support.emulator import BotApiEmulator
+from tests.support.emulator import MEDIA_KINDS, BotApiEmulator
 
 BOT = "@LittleGiantsBot"
-MEDIA_KINDS = (
-    "photo",
-    "sticker",
-    "voice",
-    "video",
-    "document",
-    "audio",
-    "location",
-    "contact",
-    "animation",
-    "video_note",
-    "poll",
-    "dice",
-    "venue",
-)
 _LONG = ("How do Little Giants get tax breaks & <subsidies>? " * 100)[:4096]
 HOSTILE = {
     "spaces": "     ",

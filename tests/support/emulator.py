@@ -219,6 +219,12 @@ def _file(kind: str, number: int, **fields: Any) -> JSON:
     return {"file_id": f"{kind}-{number}", "file_unique_id": f"u-{kind}-{number}", **fields}
 
 
+MEDIA_KINDS = (
+    "photo", "sticker", "voice", "video", "document", "audio", "location", "contact",
+    "animation", "video_note", "poll", "dice", "venue",
+)  # fmt: skip
+
+
 def _media_fields(kind: str, number: int) -> JSON:
     """Minimal, schema-valid message fields of a non-text message of ``kind``."""
     location = {"latitude": 52.52, "longitude": 13.405}
