@@ -129,11 +129,11 @@ def time_answers(engine: Engine, questions: list[str]) -> tuple[list[float], Cou
 
 
 def time_encoder(encoder: Encoder, questions: list[str]) -> list[float]:
-    """Seconds per single-question `encoder.encode`: the model's share of an answer."""
+    """Seconds per single-question `encoder.encode_queries`: the model's share of an answer."""
     durations = []
     for question in questions:
         start = time.perf_counter()
-        encoder.encode([question])
+        encoder.encode_queries([question])
         durations.append(time.perf_counter() - start)
     return durations
 
@@ -183,7 +183,7 @@ def latency_rows(
         [f"warm answer p50/p95/p99, {len(warm)} distinct questions", f"{ms(warm)} ms", verdict],
         ["  answer kinds of those", mix, ""],
         [f"cached answer p50/p95/p99, {len(cached)} repeats", f"{ms(cached)} ms", ""],
-        [f"encoder.encode alone, 1 question, n={len(encoder)}", f"{ms(encoder)} ms", ""],
+        [f"encoder.encode_queries alone, 1 question, n={len(encoder)}", f"{ms(encoder)} ms", ""],
     ]
 
 

@@ -117,7 +117,7 @@ def file_rows(engine: Engine, scorer: ModuleType, path: Path) -> list[list[str]]
     """One row per method for the in-scope questions of one file."""
     questions = load_questions(path)
     texts = [clean_question(str(q["question"])) for q in questions]
-    vectors = engine.encoder.encode(texts)
+    vectors = engine.encoder.encode_queries(texts)
     passages = engine.index.passages
     hits = [
         {i for i, p in enumerate(passages) if scorer.is_hit(p.text, q["gold"])} for q in questions

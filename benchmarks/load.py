@@ -271,6 +271,25 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Child processes of `pid` and theirs (the engine workers), from /proc."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in map(int, children.read_text().split()):
+                found += [child, *descendants(child)]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants (those alive now)."""
+    total = cpu_seconds(pid)
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(child)
+    return total
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -325,11 +344,12 @@ def run_phase(
     rate: float | None,
     deadline_after: float,
 ) -> Phase:
-    """Send the plan, wait for the answers, and measure CPU of both processes meanwhile."""
-    before = cpu_seconds(bot_pid), cpu_seconds(bot_pid, bot_pid), own_cpu_seconds()
+    """Send the plan, wait for the answers, and measure CPU of the bot (with its engine
+    workers) and of this process meanwhile."""
+    before = tree_cpu_seconds(bot_pid), cpu_seconds(bot_pid, bot_pid), own_cpu_seconds()
     questions = send(emu, plan, rate)
     wait_for_answers(emu, questions, time.monotonic() + deadline_after)
-    after = cpu_seconds(bot_pid), cpu_seconds(bot_pid, bot_pid), own_cpu_seconds()
+    after = tree_cpu_seconds(bot_pid), cpu_seconds(bot_pid, bot_pid), own_cpu_seconds()
     cpu = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
     return figures(emu, name, questions, cpu)
 
@@ -363,10 +383,15 @@ def build_index(index_dir: Path, home: Path) -> str:
 
 @contextlib.contextmanager
 def running_bot(
-    emu: TimedEmulator, root: Path, index_dir: Path, messages_per_second: float
+    emu: TimedEmulator,
+    root: Path,
+    index_dir: Path,
+    messages_per_second: float,
+    engine_workers: int | None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The bot as a subprocess, polling the emulator; stopped (SIGTERM) by the caller."""
     log_path = root / "bot.log"
+    workers = {} if engine_workers is None else {"BOT_ENGINE_WORKERS": str(engine_workers)}
     process = bot_process(
         emu,
         root / "state",
@@ -375,6 +400,7 @@ def running_bot(
         BOT_MESSAGES_PER_SECOND=f"{messages_per_second:g}",
         BOT_USER_QUESTIONS_PER_MINUTE="1000",
         BOT_CHAT_QUESTIONS_PER_MINUTE="10000",
+        **workers,
     )
     started = time.monotonic()
     try:
@@ -430,6 +456,19 @@ def shutdown_report(emu: TimedEmulator, phases: list[Phase], state_dir: Path) ->
     )
 
 
+def peak_rss_report(pid: int) -> str:
+    """Peak memory of the bot process and of each of its worker processes."""
+    parent = peak_rss_of(pid)
+    children = [peak_rss_of(child) for child in descendants(pid)]
+    workers = [rss for rss in children if rss > 100]  # not multiprocessing's resource tracker
+    total = parent + sum(children)
+    shown = " + ".join(f"{rss:.0f}" for rss in workers)
+    return (
+        f"bot {parent:.0f} MiB + {len(workers)} engine worker(s) {shown or '0'} MiB "
+        f"= {total:.0f} MiB in all (VmHWM)"
+    )
+
+
 def peak_rss_of(pid: int) -> float:
     """VmHWM of a running process, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -464,7 +503,7 @@ def print_phases(phases: list[Phase]) -> None:
         "p99 ms",
         "e2e p50/p99 ms",
         "answers/s",
-        "bot CPU s (event loop)",
+        "bot CPU s: all (event loop)",
         "bench CPU s",
     ]
     rows = []
@@ -532,6 +571,11 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=1000,
         help="BOT_MESSAGES_PER_SECOND for the bot (Telegram's limit: 30)",
+    )
+    parser.add_argument(
+        "--engine-workers",
+        type=int,
+        help="BOT_ENGINE_WORKERS for the bot (default: the bot's own, one per core up to 4)",
     )
     parser.add_argument("--index-dir", type=Path, help="reuse (or build) the index here")
     parser.add_argument("--seed", type=int, default=1)
@@ -601,16 +645,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp, emu:
         root = Path(tmp)
         index_dir = prepare_index(args.index_dir, root)
-        with running_bot(emu, root, index_dir, args.messages_per_second) as bot:
+        with running_bot(
+            emu, root, index_dir, args.messages_per_second, args.engine_workers
+        ) as bot:
             phases = drive(emu, bot.pid, args)
-            bot_rss = peak_rss_of(bot.pid)
+            bot_rss = peak_rss_report(bot.pid)
             stopped = stop_bot(bot, unanswered(emu, phases))
         print_phases(phases)
         print_goals(phases[0], phases[1], args.rate)
-        print(
-            f"peak RSS: bot {bot_rss:.0f} MiB (VmHWM), benchmark {peak_rss_mb():.0f} MiB; "
-            f"{os.cpu_count()} CPUs"
-        )
+        print(f"peak RSS: {bot_rss}; benchmark {peak_rss_mb():.0f} MiB; {os.cpu_count()} CPUs")
         print(f"bot stopped: {stopped}")
         print(shutdown_report(emu, phases, root / "state"))
         print(log_summary(root / "bot.log"))

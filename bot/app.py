@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from bot import handlers, messages
-from bot.batcher import AnswerBatcher
+from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
 from bot.delivery import Delivery
 from bot.journal import UpdateJournal
 from bot.ratelimit import QuestionLimiter, SendLimiter
@@ -32,6 +32,7 @@ from bot.services import Services, install, services
 from bot.settings import Settings, SettingsError
 from bot.transport import ResilientRequest
 from knowledge import Engine
+from knowledge.workers import EngineWorkers
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class JournalApplication(Application):  # type: ignore[type-arg]
         journal.finish(update.update_id)
 
 
-def build_application(settings: Settings, engine: Engine) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, backend: AnswerBackend) -> Application:  # type: ignore[type-arg]
     """The Application with its handlers, transport, journal and shared services."""
     journal = UpdateJournal(settings.bot_state_dir / "updates.sqlite3")
     sending = ResilientRequest(
@@ -101,7 +102,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:  # typ
         application.bot_data,
         Services(
             settings=settings,
-            batcher=AnswerBatcher(engine),
+            batcher=AnswerBatcher(backend),
             limiter=QuestionLimiter(
                 settings.bot_user_questions_per_minute, settings.bot_chat_questions_per_minute
             ),
@@ -142,8 +143,16 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
 async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
     """Poll and answer until `stop` is set; then finish in-flight answers and close."""
     svc = services(application)  # type: ignore[arg-type]
+    try:
+        await svc.batcher.start()  # a broken corpus or model fails here, before Telegram
+        await _serve(application, svc, stop)
+    finally:
+        await svc.batcher.close()
+        svc.journal.close()
+
+
+async def _serve(application: Application, svc: Services, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
     async with application:  # getMe, and shutdown on the way out
-        svc.batcher.start()
         await application.bot.set_my_commands(
             [BotCommand(name, text) for name, text in messages.COMMANDS]
         )
@@ -158,8 +167,6 @@ async def serve(application: Application, stop: asyncio.Event) -> None:  # type:
         log.info("stopping: finishing answers in flight")
         await application.updater.stop()
         await application.stop()  # waits for every update already fetched
-        await svc.batcher.close()
-    svc.journal.close()
 
 
 async def _requeue_unfinished(application: Application, svc: Services) -> None:  # type: ignore[type-arg]
@@ -173,14 +180,20 @@ async def _requeue_unfinished(application: Application, svc: Services) -> None: 
 
 def run_bot(settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM; in-flight answers are sent before exit."""
-    _share_cores_with_the_event_loop()
-    engine = Engine.load(settings.engine_config())
-    application = build_application(settings, engine)
+    application = build_application(settings, _backend(settings))
     try:
         asyncio.run(_serve_until_signalled(application))
     except InvalidToken:
         raise SettingsError("TELEGRAM_BOT_TOKEN: Telegram refused this token") from None
     return 0
+
+
+def _backend(settings: Settings) -> AnswerBackend:
+    """Engine worker processes; or, with BOT_ENGINE_WORKERS=0, the engine in a thread."""
+    if settings.bot_engine_workers > 0:
+        return EngineWorkers(settings.engine_config(), settings.bot_engine_workers)
+    _share_cores_with_the_event_loop()
+    return EngineThread(Engine.load(settings.engine_config()))
 
 
 def _share_cores_with_the_event_loop() -> None:

@@ -9,7 +9,6 @@ import re
 import time
 from collections import OrderedDict
 
-import httpx
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -20,6 +19,7 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
+from bot.http_client import never_sent
 from bot.render.telegram import MAX_LENGTH, utf16_length
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Delivery:
             log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
             return None
         except TimedOut as exc:
-            if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout):
+            if never_sent(exc):
                 raise  # it never left: certainly not delivered
             # Telegram got the message and was slow to confirm: most likely delivered, and a
             # second send would answer twice (see bot.transport).

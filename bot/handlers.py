@@ -55,7 +55,7 @@ async def start(update: Update, context: Context) -> None:
     if not _private(message):
         await help_command(update, context)
         return
-    count = len(services(context).batcher.engine.documents)
+    count = len(services(context).batcher.documents)
     text = messages.START.format(count=count, example=escape(messages.EXAMPLE_QUESTION))
     await _reply(update, context, [text])
 
@@ -66,7 +66,7 @@ async def help_command(update: Update, context: Context) -> None:
 
 
 async def sources_command(update: Update, context: Context) -> None:
-    documents = [doc.info for doc in services(context).batcher.engine.documents]
+    documents = [doc.info for doc in services(context).batcher.documents]
     await _reply(update, context, [render.sources_list(documents)])
 
 
@@ -250,7 +250,7 @@ async def stats_command(update: Update, context: Context) -> None:
 
 
 async def reindex_command(update: Update, context: Context) -> None:
-    """Rebuilds from the corpus in a worker thread; answers come from the old index meanwhile."""
+    """Rebuilds from the corpus in the background; answers come from the old index meanwhile."""
     svc = services(context)
     if not await _admin(update, context):
         return
@@ -261,16 +261,15 @@ async def reindex_command(update: Update, context: Context) -> None:
         await _reply(update, context, [render.plain(messages.REINDEX_STARTED)])
         started = time.monotonic()
         try:
-            engine = await asyncio.to_thread(svc.batcher.engine.reloaded)
+            reloaded = await svc.batcher.reload()
         except Exception as exc:
             log.exception("reindex failed")
             failed = messages.REINDEX_FAILED.format(reason=exc.__class__.__name__)
             await _reply(update, context, [render.plain(failed)])
             return
-        svc.batcher.engine = engine
         done = messages.REINDEX_DONE.format(
-            passages=len(engine.index.passages),
-            documents=len(engine.documents),
+            passages=reloaded.passages,
+            documents=reloaded.documents,
             seconds=time.monotonic() - started,
         )
         await _reply(update, context, [render.plain(done)])

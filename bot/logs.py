@@ -21,11 +21,11 @@ class RedactingFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, secrets: list[str]) -> None:
-    """Log to standard error; quieten httpx, whose INFO lines carry request URLs."""
+    """Log to standard error; quieten httpx and aiohttp, whose lines can carry request URLs."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "sentence_transformers", "transformers", "faiss"):
+    for noisy in ("httpx", "httpcore", "aiohttp", "sentence_transformers", "transformers", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

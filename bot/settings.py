@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge import EngineConfig
 from knowledge.corpus import DEFAULT_CORPUS_DIR
-from knowledge.embedding import BUNDLED_MODEL
+from knowledge.embedding import BUNDLED_MODEL, Precision
 from knowledge.engine import default_index_dir
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -26,6 +27,11 @@ def _default_state_dir() -> Path:
     return default_index_dir().parent / "state"
 
 
+def _default_workers() -> int:
+    """One engine process per core, up to four (each holds the model: about 0.5 GB)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class Settings(BaseSettings):
     """Every setting of the bot and its engine; names are the environment variables."""
 
@@ -36,6 +42,7 @@ class Settings(BaseSettings):
     knowledge_model: str = BUNDLED_MODEL
     knowledge_corpus_dir: Path = DEFAULT_CORPUS_DIR
     knowledge_index_dir: Path = Field(default_factory=default_index_dir)
+    knowledge_query_precision: Precision = "auto"
     bot_state_dir: Path = Field(default_factory=_default_state_dir)
     bot_allowed_chat_ids: IdList = frozenset()
     bot_allowed_user_ids: IdList = frozenset()
@@ -44,6 +51,7 @@ class Settings(BaseSettings):
     bot_chat_questions_per_minute: int = Field(default=60, ge=1, le=10000)
     bot_messages_per_second: float = Field(default=30, gt=0, le=1000)
     bot_send_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    bot_engine_workers: int = Field(default_factory=_default_workers, ge=0, le=16)
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")
@@ -87,6 +95,7 @@ class Settings(BaseSettings):
             model=self.knowledge_model,
             corpus_dir=self.knowledge_corpus_dir,
             index_dir=self.knowledge_index_dir,
+            query_precision=self.knowledge_query_precision,
         )
 
     def token(self) -> str:

@@ -1,9 +1,9 @@
 """The HTTP layer under python-telegram-bot: send limits, and retries that never answer twice.
 
 Telegram's flood errors (429) and server errors (5xx) mean the request was not carried out:
-wait and send again. A failure before the request left (connect errors, pool and write
-time-outs) is safe to retry too, and so is a connection closed at once with no reply, which
-is what overloaded proxies do. A read time-out is different: the server got the request and
+wait and send again. A failure before the request left (connect errors and time-outs, no
+free connection) is safe to retry too, and so is a connection closed or reset with no reply,
+which is what overloaded proxies do. A read time-out is different: the server got the request and
 was slow, so the message may well have been delivered; resending is how bots answer twice.
 After a time-out only methods that are harmless to repeat (reads, edits, chat actions) are
 retried, never sendMessage; the send time-out is generous so that slow is not mistaken for
@@ -18,10 +18,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 from telegram.error import NetworkError
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import RequestData
 
+from bot.http_client import NEVER_SENT, AiohttpRequest
 from bot.ratelimit import SendLimiter
 
 log = logging.getLogger(__name__)
@@ -56,27 +57,20 @@ REPEATABLE_METHODS = frozenset(
     }
 )
 _NOT_CARRIED_OUT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-    httpx.RemoteProtocolError,
-    httpx.ReadError,
+    *NEVER_SENT,
+    aiohttp.ServerDisconnectedError,  # closed with no reply
+    aiohttp.ClientOSError,  # reset while sending or before any reply
 )
 MAX_ATTEMPTS = 8
 MAX_RETRY_AFTER = 300.0
 
 
-class ResilientRequest(HTTPXRequest):
-    """HTTPXRequest that paces message sends and retries what is safe to retry."""
+class ResilientRequest(AiohttpRequest):
+    """Requests that pace message sends and retry what is safe to retry."""
 
     def __init__(self, *, limiter: SendLimiter | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._limiter = limiter
-        # httpcore 1.0 rescans every waiting request against every connection on each pool
-        # event (encode/httpcore#1035), which costs more than the sends under load: wait here.
-        self._slots = asyncio.Semaphore(int(kwargs.get("connection_pool_size", 1)))
 
     async def do_request(  # type: ignore[override]
         self, url: str, method: str, request_data: RequestData | None = None, **timeouts: Any
@@ -87,8 +81,7 @@ class ResilientRequest(HTTPXRequest):
         delays = _backoff()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                async with self._slots:
-                    status, body = await super().do_request(url, method, request_data, **timeouts)
+                status, body = await super().do_request(url, method, request_data, **timeouts)
             except NetworkError as exc:  # TimedOut is a NetworkError too
                 if attempt == MAX_ATTEMPTS or not _safe_to_retry(endpoint, exc):
                     raise

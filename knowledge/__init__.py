@@ -4,7 +4,13 @@ It knows nothing of Telegram; `bot` adapts it to chats.
 """
 
 from knowledge.engine import Engine, EngineConfig
-from knowledge.errors import CorpusError, IndexCorruptError, KnowledgeError, ModelLoadError
+from knowledge.errors import (
+    CorpusError,
+    EngineWorkerError,
+    IndexCorruptError,
+    KnowledgeError,
+    ModelLoadError,
+)
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 
 __all__ = [
@@ -16,6 +22,7 @@ __all__ = [
     "DocumentInfo",
     "Engine",
     "EngineConfig",
+    "EngineWorkerError",
     "IndexCorruptError",
     "KnowledgeError",
     "ModelLoadError",

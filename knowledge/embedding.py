@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +17,22 @@ from knowledge.errors import ModelLoadError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 _PARALLEL_BATCH = 8
+_QUERY_BATCH = 64
+
+Precision = Literal["auto", "float32", "bfloat16"]
+_NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (elsewhere it is emulated, and slower)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return not _NATIVE_BF16_FLAGS.isdisjoint(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return False
 
 
 def resolve_model(model: str) -> str:
@@ -37,10 +55,31 @@ def model_fingerprint(model: str) -> str:
     return f"{model}@{digest.hexdigest()[:16]}"
 
 
-class Encoder:
-    """Normalised float32 embeddings from a sentence-transformers model, offline."""
+def _is_mean_pooling(model: Any) -> bool:
+    """Whether the model is a transformer, mean pooling and normalisation, as the bundled one
+    is: then questions skip the library's per-call checks (about 2 ms a call) and go
+    straight to the transformer."""
+    from sentence_transformers.models import Normalize, Pooling, Transformer  # noqa: PLC0415
 
-    def __init__(self, model: str) -> None:
+    modules = list(model)
+    return (
+        len(modules) == 3
+        and isinstance(modules[0], Transformer)
+        and isinstance(modules[1], Pooling)
+        and modules[1].get_config_dict().get("pooling_mode") == "mean"
+        and isinstance(modules[2], Normalize)
+    )
+
+
+class Encoder:
+    """Normalised float32 embeddings from a sentence-transformers model, offline.
+
+    Passages are always encoded in float32. Questions are encoded in bfloat16 where the CPU
+    has it natively (`query_precision="auto"`): about twice as fast, and the vectors agree
+    with float32 ones to a cosine of 0.9999 (BENCHMARKS.md).
+    """
+
+    def __init__(self, model: str, query_precision: Precision = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
@@ -61,11 +100,48 @@ class Encoder:
         if not dimension or not max_tokens:
             raise ModelLoadError(f"model {model!r} does not give an embedding size and length")
         self.dimension, self.max_tokens = int(dimension), int(max_tokens)
+        if query_precision == "auto":
+            query_precision = "bfloat16" if native_bfloat16() else "float32"
+        self.query_precision: Precision = query_precision
+        self._mean_pooling = _is_mean_pooling(self._model)
+        if self._mean_pooling:  # use the short way only where it gives the library's vectors
+            probe = ["What do Little Giants get?"]
+            self._mean_pooling = bool(self.encode_queries(probe) @ self.encode(probe).T > 0.999)
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
+    def encode_queries(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Question vectors, in the query precision."""
+        if not self._mean_pooling or len(texts) > _QUERY_BATCH:
+            with self._query_precision():
+                return self.encode(texts)
+        self._set_threads(len(texts))
+        torch = self._torch
+        model = self._model
+        features = model.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        with torch.inference_mode(), self._query_precision():
+            tokens = model[0].auto_model(**features).last_hidden_state.float()
+        mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+        pooled = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        vectors = torch.nn.functional.normalize(pooled, dim=1).numpy()
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _query_precision(self) -> Iterator[None]:
+        if self.query_precision != "bfloat16":
+            yield
+            return
+        with self._torch.autocast("cpu", dtype=self._torch.bfloat16):
+            yield
+
+    def _set_threads(self, count: int) -> None:
         # One thread for a question or two: a second one mostly waits on the first, and
         # slows everything when the other core is busy. Batches use every core.
-        self._torch.set_num_threads(1 if len(texts) < _PARALLEL_BATCH else self._threads)
+        self._torch.set_num_threads(1 if count < _PARALLEL_BATCH else self._threads)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
+        """Passage vectors, in float32."""
+        self._set_threads(len(texts))
         vectors = self._model.encode(
             texts,
             batch_size=batch_size,

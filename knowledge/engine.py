@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge import retrieval
 from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
-from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.embedding import BUNDLED_MODEL, Encoder, Precision
 from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.passages import MAX_PASSAGE_WORDS
@@ -40,6 +40,7 @@ class EngineConfig(BaseModel):
     index_dir: Path = Field(default_factory=default_index_dir)
     max_passage_words: int = Field(default=MAX_PASSAGE_WORDS, ge=10, le=80)
     max_citations: int = Field(default=6, ge=1, le=10)
+    query_precision: Precision = "auto"
 
 
 class Engine:
@@ -69,7 +70,7 @@ class Engine:
     ) -> Engine:
         """Load the corpus and model, and the index from disk (built or rebuilt if needed)."""
         documents = load_corpus(config.corpus_dir)
-        encoder = encoder or Encoder(config.model)
+        encoder = encoder or Encoder(config.model, config.query_precision)
         key = build_key(documents, config.model, config.max_passage_words)
         index, status = load_or_build(config.index_dir, key, documents, encoder, progress)
         log.log(
@@ -109,7 +110,7 @@ class Engine:
     def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
-            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+            for text, vector in zip(missing, self.encoder.encode_queries(missing), strict=True):
                 self._vectors[text] = vector
         found = {text: self._vectors[text] for text in texts}
         for text in found:

@@ -15,3 +15,7 @@ class IndexCorruptError(KnowledgeError):
 
 class ModelLoadError(KnowledgeError):
     """The embedding model could not be loaded."""
+
+
+class EngineWorkerError(KnowledgeError):
+    """An engine worker process died, or none could be started."""

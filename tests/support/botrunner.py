@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import build_application, serve
+from bot.batcher import EngineThread
 from bot.services import Services, services
 from bot.settings import Settings, load_settings
 from knowledge import Engine
@@ -56,7 +57,7 @@ def running_bot(
 ) -> Iterator[RunningBot]:
     """The real Application (build_application + serve) polling the emulator."""
     settings = bot_settings(emu, state_dir, **overrides)
-    application = build_application(settings, engine)
+    application = build_application(settings, EngineThread(engine))
     loop = asyncio.new_event_loop()
     stop_event = asyncio.Event()
     errors: list[BaseException] = []

@@ -1,0 +1,299 @@
+"""Engines in worker processes, for servers that answer many questions at once.
+
+In a thread, the encoder shares the interpreter lock with the event loop that feeds it, and
+each waits on the other; in its own process it does not. Each worker loads the corpus, the
+model and the index once, answers batches of questions, and rebuilds in a thread of its own
+while it goes on answering from the old index. A worker that dies is started again and its
+batch is tried once more; the workers exit when the parent does, even after a SIGKILL,
+because their end of the pipe closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from knowledge.engine import Engine, EngineConfig
+from knowledge.errors import EngineWorkerError, KnowledgeError
+from knowledge.models import Answer, Document
+
+log = logging.getLogger(__name__)
+
+_STOP_SECONDS = 10.0
+
+
+class Reloaded(BaseModel):
+    """What a rebuild produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    documents: int
+    passages: int
+    status: str
+
+
+# --- inside a worker -----------------------------------------------------------------------
+def _serve(conn: Connection, config: EngineConfig, torch_threads: int) -> None:
+    """A worker's life: load, say ready, then answer and reload until the pipe closes."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the parent's to handle: it drains first
+        signal.signal(signum, signal.SIG_IGN)
+    import torch  # noqa: PLC0415 - only workers load the model
+
+    torch.set_num_threads(torch_threads)
+    sending = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with sending, contextlib.suppress(BrokenPipeError, OSError):
+            conn.send(message)
+
+    try:
+        current = [Engine.load(config)]
+    except Exception as exc:  # reported to the parent, which raises it
+        send(("failed", _portable(exc)))
+        return
+    send(("ready", current[0].documents, _reloaded(current[0])))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        kind, request_id = request[0], request[1]
+        if kind == "stop":
+            return
+        if kind == "reload":
+            threading.Thread(
+                target=_reload, args=(current, request_id, send), name="reload", daemon=True
+            ).start()
+            continue
+        try:
+            send(("answers", request_id, current[0].answer_many(request[2])))
+        except Exception as exc:
+            send(("error", request_id, _portable(exc)))
+
+
+def _reload(
+    current: list[Engine], request_id: int, send: Callable[[tuple[Any, ...]], None]
+) -> None:
+    try:
+        engine = current[0].reloaded()
+    except Exception as exc:
+        send(("error", request_id, _portable(exc)))
+        return
+    current[0] = engine
+    send(("reloaded", request_id, engine.documents, _reloaded(engine)))
+
+
+def _portable(exc: Exception) -> KnowledgeError:
+    """The engine's own errors as they are; anything else as a KnowledgeError naming it, since
+    not every exception survives the trip through the pipe."""
+    if type(exc).__module__ == KnowledgeError.__module__:
+        return exc  # type: ignore[return-value]
+    return KnowledgeError(f"{exc.__class__.__name__}: {exc}")
+
+
+def _reloaded(engine: Engine) -> Reloaded:
+    return Reloaded(
+        documents=len(engine.documents),
+        passages=len(engine.index.passages),
+        status=engine.index_status,
+    )
+
+
+# --- in the parent ---------------------------------------------------------------------------
+@dataclass
+class _Worker:
+    number: int
+    process: BaseProcess
+    conn: Connection
+    ready: asyncio.Future[tuple[list[Document], Reloaded]]
+    pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    busy: bool = False
+
+
+class EngineWorkers:
+    """`count` engine processes behind one async interface; a batch goes to an idle worker."""
+
+    def __init__(self, config: EngineConfig, count: int, torch_threads: int = 1) -> None:
+        self.config = config
+        self.count = max(1, count)
+        self.documents: list[Document] = []
+        self._torch_threads = torch_threads
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._closing = False
+
+    @property
+    def capacity(self) -> int:
+        """How many batches are answered at once: one per worker."""
+        return self.count
+
+    async def start(self) -> None:
+        """Start the first worker and wait for it (it builds the index if needed); the others
+        start next and load that index, so that no two build at once."""
+        first = self._spawn(0)
+        self._workers.append(first)
+        self.documents, _ = await first.ready
+        self._workers.extend(self._spawn(n) for n in range(1, self.count))
+        for worker in self._workers[1:]:
+            worker.ready.add_done_callback(lambda _: self._wake())
+
+    async def answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answers from the first idle worker; a crashed worker's batch is tried once more."""
+        for attempt in (1, 2):
+            worker = await self._take_idle()
+            try:
+                answers: list[Answer] = await self._ask(worker, "answer", questions)
+                return answers
+            except EngineWorkerError:
+                if attempt == 2:
+                    raise
+            finally:
+                worker.busy = False
+                self._wake()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def reload(self) -> Reloaded:
+        """Rebuild from the corpus on disk: the first worker builds, then the others load what
+        it built. Every worker answers from its old index until its new one is ready."""
+        first, *others = self._workers
+        documents, result = await self._ask(first, "reload", None)
+        await asyncio.gather(*(self._ask(w, "reload", None) for w in others if w.ready.done()))
+        self.documents = documents
+        reloaded: Reloaded = result
+        return reloaded
+
+    async def close(self) -> None:
+        self._closing = True
+        for worker in self._workers:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                worker.conn.send(("stop", -1))
+        for worker in self._workers:
+            await asyncio.to_thread(worker.process.join, _STOP_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.conn.close()
+
+    # --- plumbing ---
+    def _spawn(self, number: int) -> _Worker:
+        loop = asyncio.get_running_loop()
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve,
+            args=(child_end, self.config, self._torch_threads),
+            name=f"engine-{number}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        worker = _Worker(number, process, parent_end, loop.create_future())
+        threading.Thread(
+            target=self._read, args=(worker, loop), name=f"engine-{number}-reader", daemon=True
+        ).start()
+        return worker
+
+    def _read(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in a thread per worker: hands each message to the event loop."""
+        while True:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                with contextlib.suppress(RuntimeError):  # the loop is closed already
+                    loop.call_soon_threadsafe(self._lost, worker)
+                return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._received, worker, message)
+
+    def _received(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            if not worker.ready.done():
+                worker.ready.set_result((message[1], message[2]))
+            return
+        if kind == "failed":
+            if not worker.ready.done():
+                worker.ready.set_exception(message[1])
+            return
+        future = worker.pending.pop(message[1], None)
+        if future is None or future.done():
+            return
+        if kind == "error":
+            future.set_exception(message[2])
+        elif kind == "reloaded":
+            future.set_result((message[2], message[3]))
+        else:
+            future.set_result(message[2])
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's pipe closed: fail what it was doing, and start a new one unless closing."""
+        crashed = EngineWorkerError(f"engine worker {worker.number} exited")
+        was_ready = _is_ready(worker)
+        if not worker.ready.done():
+            worker.ready.set_exception(crashed)
+        for future in worker.pending.values():
+            if not future.done():
+                future.set_exception(crashed)
+        worker.pending.clear()
+        self._wake()
+        if self._closing or not was_ready or worker not in self._workers:
+            return  # a worker that never started would fail again: not restarted
+        worker.process.join(1)
+        log.error(
+            "engine worker %d exited (code %s); starting another",
+            worker.number,
+            worker.process.exitcode,
+        )
+        replacement = self._spawn(worker.number)
+        replacement.ready.add_done_callback(lambda _: self._wake())
+        self._workers[self._workers.index(worker)] = replacement
+
+    async def _take_idle(self) -> _Worker:
+        while True:
+            for worker in self._workers:
+                if not worker.busy and _is_ready(worker):
+                    worker.busy = True
+                    return worker
+            if not self._workers or all(_failed(w) for w in self._workers):
+                raise EngineWorkerError("no engine worker is running")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def _wake(self) -> None:
+        """Let whoever waits for a worker look again."""
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _ask(self, worker: _Worker, kind: str, payload: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        request_id = next(self._ids)
+        worker.pending[request_id] = future
+        try:
+            worker.conn.send((kind, request_id, payload))
+        except (BrokenPipeError, OSError):
+            worker.pending.pop(request_id, None)
+            raise EngineWorkerError(f"engine worker {worker.number} is gone") from None
+        return await future
+
+
+def _is_ready(worker: _Worker) -> bool:
+    return worker.ready.done() and worker.ready.exception() is None
+
+
+def _failed(worker: _Worker) -> bool:
+    return worker.ready.done() and worker.ready.exception() is not None

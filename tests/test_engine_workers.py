@@ -1,0 +1,227 @@
+"""End to end with `python -m bot run` and its engine worker processes (BOT_ENGINE_WORKERS):
+a worker killed mid-run is replaced and no question goes unanswered, /reindex reaches every
+worker, and killing the bot takes its workers with it. Also, in-process: a broken corpus
+fails `EngineWorkers.start` with the corpus error, and leaves no process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import messages
+from knowledge import CorpusError, Engine, EngineConfig
+from knowledge.embedding import Encoder
+from knowledge.workers import EngineWorkers
+from tests.reliability_helpers import (
+    JSON,
+    QUESTIONS,
+    TAX_ANSWER,
+    TAX_QUESTION,
+    expected_messages,
+    is_answer,
+    no_internal_errors,
+    replies_to,
+    texts,
+)
+from tests.support.botrunner import assert_valid_html_everywhere, bot_process, stop_process
+from tests.support.emulator import BotApiEmulator
+from tests.test_reliability_access import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
+
+START_TIMEOUT = 120  # two workers load the model, on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def corpus_and_index(
+    engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("workers")
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(engine.config.corpus_dir, corpus)
+    shutil.copytree(engine.config.index_dir, index)
+    own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
+    assert own.index_status == "loaded"
+    return corpus, index
+
+
+@pytest.fixture
+def emu() -> Iterator[BotApiEmulator]:
+    with BotApiEmulator() as emulator:
+        yield emulator
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return found
+
+
+def _workers(pid: int) -> set[int]:
+    """The engine workers among the bot's children (not multiprocessing's resource tracker)."""
+    workers = set()
+    for child in _children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            workers.add(child)
+    return workers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+Started = tuple[subprocess.Popen[bytes], Path, JSON]
+
+
+@pytest.fixture
+def started(
+    emu: BotApiEmulator, corpus_and_index: tuple[Path, Path], tmp_path: Path
+) -> Iterator[Started]:
+    """The bot as a process with two engine workers, an admin, and its log."""
+    corpus, index = corpus_and_index
+    admin = emu.new_user("Admin")
+    log = tmp_path / "bot.log"
+    process = bot_process(
+        emu,
+        tmp_path / "state",
+        index,
+        log,
+        BOT_ENGINE_WORKERS="2",
+        BOT_ADMIN_USER_IDS=str(admin["id"]),
+        KNOWLEDGE_CORPUS_DIR=str(corpus),
+    )
+    try:
+        emu.wait_for(
+            lambda: process.poll() is not None or emu.calls("setMyCommands"),
+            timeout=START_TIMEOUT,
+            description="the bot to start",
+        )
+        assert process.poll() is None, log.read_text(errors="replace")
+        emu.wait_for(
+            lambda: len(_workers(process.pid)) == 2, timeout=START_TIMEOUT, description="2 workers"
+        )
+        yield process, log, admin
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+def test_a_killed_worker_is_replaced_and_every_question_answered_once(
+    emu: BotApiEmulator, started: Started, engine: Engine
+) -> None:
+    process, log, _ = started
+    pid = process.pid
+    victim = min(_workers(pid))
+    os.kill(victim, signal.SIGKILL)
+
+    chats, updates = [], []
+    for n in range(12):
+        user = emu.new_user(f"Asker{n}")
+        chat = emu.private_chat(user)
+        chats.append(chat)
+        updates.append(emu.send_message(chat, user, QUESTIONS[n % len(QUESTIONS)]))
+    expected = [expected_messages(engine, QUESTIONS[n % len(QUESTIONS)]) for n in range(12)]
+    emu.wait_for(
+        lambda: all(emu.delivered(c["id"]) >= e for c, e in zip(chats, expected, strict=True)),
+        timeout=START_TIMEOUT,
+        description="an answer in each of the 12 chats",
+    )
+    time.sleep(0.5)  # a duplicate would arrive now
+    assert [emu.delivered(c["id"]) for c in chats] == expected
+    for update in updates:
+        assert all(is_answer(r["text"]) for r in replies_to(emu, update))
+    emu.wait_for(lambda: len(_workers(pid)) == 2, timeout=START_TIMEOUT, description="a new one")
+    assert victim not in _workers(pid)
+    assert re.search(r"engine worker \d exited \(code -9\)", log.read_text(errors="replace"))
+    no_internal_errors(emu)
+    assert stop_process(process, signal.SIGTERM) == 0
+    assert_valid_html_everywhere(emu)
+
+
+def test_reindex_reaches_every_worker(
+    emu: BotApiEmulator,
+    started: Started,
+    corpus_and_index: tuple[Path, Path],
+) -> None:
+    _, _, admin = started
+    corpus, _ = corpus_and_index
+    (corpus / "hefei-robotics-expo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
+    try:
+        admin_chat = emu.private_chat(admin)
+        emu.send_message(admin_chat, admin, "/reindex")
+        emu.wait_for(lambda: messages.REINDEX_STARTED in texts(emu, admin_chat["id"]), timeout=30)
+        user = emu.new_user("Member")
+        chat = emu.private_chat(user)
+        during = emu.send_message(chat, user, TAX_QUESTION)
+        emu.wait_for(
+            lambda: any(t.startswith("Index rebuilt") for t in texts(emu, admin_chat["id"])),
+            timeout=START_TIMEOUT,
+            description="the rebuild",
+        )
+        assert "from 6 documents" in next(
+            t for t in texts(emu, admin_chat["id"]) if t.startswith("Index rebuilt")
+        )
+        emu.wait_for(lambda: replies_to(emu, during), timeout=60, description="an answer")
+        assert TAX_ANSWER in replies_to(emu, during)[0]["text"]
+
+        # Several at once, so both workers answer: each must know the new document.
+        askers = [emu.new_user(f"After{n}") for n in range(8)]
+        after = [emu.send_message(emu.private_chat(u), u, NEW_QUESTION) for u in askers]
+        emu.wait_for(lambda: all(replies_to(emu, u) for u in after), timeout=60)
+        for update in after:
+            (reply,) = (r["text"] for r in replies_to(emu, update))
+            assert NEW_ANSWER in reply, reply
+        no_internal_errors(emu)
+    finally:
+        (corpus / "hefei-robotics-expo.md").unlink()
+
+
+def test_killing_the_bot_takes_its_workers_with_it(
+    started: Started,
+) -> None:
+    process, _, _ = started
+    workers = _workers(process.pid)
+    assert len(workers) == 2
+    process.kill()
+    process.wait(30)
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "engine workers outlived the bot"
+
+
+def test_a_broken_corpus_fails_start_and_leaves_no_worker(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "broken.md").write_text("---\ntitle: [unclosed\n---\nBody.\n", encoding="utf-8")
+    workers = EngineWorkers(EngineConfig(corpus_dir=corpus, index_dir=tmp_path / "index"), 2)
+
+    async def start() -> None:
+        try:
+            await workers.start()
+        finally:
+            await workers.close()
+
+    with pytest.raises(CorpusError, match=r"broken\.md"):
+        asyncio.run(start())
+    assert _workers(os.getpid()) == set()
