@@ -62,11 +62,7 @@ class EngineThread:
         """A new engine built in another thread; this one answers until it is ready."""
         engine = await asyncio.to_thread(self.engine.reloaded)
         self.engine = engine
-        return Reloaded(
-            documents=len(engine.documents),
-            passages=len(engine.index.passages),
-            status=engine.index_status,
-        )
+        return Reloaded.of(engine)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)

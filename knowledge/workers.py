@@ -43,6 +43,14 @@ class Reloaded(BaseModel):
     passages: int
     status: str
 
+    @classmethod
+    def of(cls, engine: Engine) -> Reloaded:
+        return cls(
+            documents=len(engine.documents),
+            passages=len(engine.index.passages),
+            status=engine.index_status,
+        )
+
 
 # --- inside a worker -----------------------------------------------------------------------
 def _serve(conn: Connection, config: EngineConfig, torch_threads: int) -> None:
@@ -63,7 +71,7 @@ def _serve(conn: Connection, config: EngineConfig, torch_threads: int) -> None:
     except Exception as exc:  # reported to the parent, which raises it
         send(("failed", _portable(exc)))
         return
-    send(("ready", current[0].documents, _reloaded(current[0])))
+    send(("ready", current[0].documents))
     while True:
         try:
             request = conn.recv()
@@ -92,7 +100,7 @@ def _reload(
         send(("error", request_id, _portable(exc)))
         return
     current[0] = engine
-    send(("reloaded", request_id, engine.documents, _reloaded(engine)))
+    send(("reloaded", request_id, engine.documents, Reloaded.of(engine)))
 
 
 def _portable(exc: Exception) -> KnowledgeError:
@@ -103,21 +111,13 @@ def _portable(exc: Exception) -> KnowledgeError:
     return KnowledgeError(f"{exc.__class__.__name__}: {exc}")
 
 
-def _reloaded(engine: Engine) -> Reloaded:
-    return Reloaded(
-        documents=len(engine.documents),
-        passages=len(engine.index.passages),
-        status=engine.index_status,
-    )
-
-
 # --- in the parent ---------------------------------------------------------------------------
 @dataclass
 class _Worker:
     number: int
     process: BaseProcess
     conn: Connection
-    ready: asyncio.Future[tuple[list[Document], Reloaded]]
+    ready: asyncio.Future[list[Document]]
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     busy: bool = False
 
@@ -146,7 +146,7 @@ class EngineWorkers:
         start next and load that index, so that no two build at once."""
         first = self._spawn(0)
         self._workers.append(first)
-        self.documents, _ = await first.ready
+        self.documents = await first.ready
         self._workers.extend(self._spawn(n) for n in range(1, self.count))
         for worker in self._workers[1:]:
             worker.ready.add_done_callback(lambda _: self._wake())
@@ -221,7 +221,7 @@ class EngineWorkers:
         kind = message[0]
         if kind == "ready":
             if not worker.ready.done():
-                worker.ready.set_result((message[1], message[2]))
+                worker.ready.set_result(message[1])
             return
         if kind == "failed":
             if not worker.ready.done():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ import pytest
 
 from bot import messages
 from bot.render.telegram import answer_messages
-from knowledge import Engine
+from knowledge import Engine, EngineConfig
+from knowledge.embedding import Encoder
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.emulator import BotApiEmulator, Call
 
@@ -30,6 +32,17 @@ QUESTIONS = (
     "When was the Little Giants policy introduced?",
     "How many class I patents must a Little Giant have?",
 )
+
+
+def copy_corpus_and_index(engine: Engine, encoder: Encoder, root: Path) -> tuple[Path, Path]:
+    """A copy of the session's corpus and its index under `root`, so a bot over the copy can
+    change its corpus without a rebuild at start."""
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(engine.config.corpus_dir, corpus)
+    shutil.copytree(engine.config.index_dir, index)
+    own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
+    assert own.index_status == "loaded"
+    return corpus, index
 
 
 @contextmanager

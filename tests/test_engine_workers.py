@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -26,6 +25,7 @@ from tests.reliability_helpers import (
     QUESTIONS,
     TAX_ANSWER,
     TAX_QUESTION,
+    copy_corpus_and_index,
     expected_messages,
     is_answer,
     no_internal_errors,
@@ -43,13 +43,7 @@ START_TIMEOUT = 120  # two workers load the model, on a loaded machine
 def corpus_and_index(
     engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("workers")
-    corpus, index = root / "corpus", root / "index"
-    shutil.copytree(engine.config.corpus_dir, corpus)
-    shutil.copytree(engine.config.index_dir, index)
-    own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
-    assert own.index_status == "loaded"
-    return corpus, index
+    return copy_corpus_and_index(engine, encoder, tmp_path_factory.mktemp("workers"))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ admin commands /stats and /reindex (answers keep coming while the index is rebui
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.reliability_helpers import (
     TAX_QUESTION,
     Harness,
     assert_valid_html,
+    copy_corpus_and_index,
     error_records,
     is_answer,
     no_internal_errors,
@@ -67,11 +67,8 @@ def private(
 ) -> Iterator[Private]:
     """A private bot over a copy of the corpus (its index copied too, so it loads at once)."""
     root = tmp_path_factory.mktemp("access")
-    corpus, index = root / "corpus", root / "index"
-    shutil.copytree(engine.config.corpus_dir, corpus)
-    shutil.copytree(engine.config.index_dir, index)
+    corpus, index = copy_corpus_and_index(engine, encoder, root)
     own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
-    assert own.index_status == "loaded"
     with BotApiEmulator() as emu:
         member, admin, stranger = (emu.new_user(n) for n in ("Member", "Admin", "Stranger"))
         with serving(
