@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from itertools import islice
-from typing import TextIO
+from typing import BinaryIO
 
 from bot import messages
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
-from knowledge import Engine, KnowledgeError
+from knowledge import Answer, Engine, KnowledgeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _JSON_BATCH = 32
@@ -46,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "one per line, and answer them in the same order.",
     )
     ask.add_argument("question", nargs="*", help="the question (words are joined)")
-    ask.add_argument("--json", action="store_true", help="print JSON lines (DESIGN.md §3)")
+    ask.add_argument(
+        "--json", action="store_true", help="print one JSON object per answer (see README.md)"
+    )
     index = commands.add_parser(
         "index",
         help="build or refresh the passage index, with progress",
@@ -113,26 +116,28 @@ def _index(settings: Settings, *, force: bool) -> int:
 
 
 def _ask(engine: Engine, words: list[str], *, as_json: bool) -> int:
+    """Answers on standard output as UTF-8 whatever the locale: bad input bytes become
+    U+FFFD, so every input line gets exactly one output line."""
+    out = sys.stdout.buffer
+    color = sys.stdout.isatty()
     if words:
-        answer = engine.answer(" ".join(words))
-        print(
-            jsonl.answer_line(answer)
-            if as_json
-            else terminal.render_answer(answer, color=sys.stdout.isatty())
-        )
+        question = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in words)
+        out.write(_rendered(engine.answer(question), as_json=as_json, color=color) + b"\n")
         return EXIT_OK
-    for batch in _batches(sys.stdin, 1 if sys.stdin.isatty() else _JSON_BATCH):
+    for batch in _batches(sys.stdin.buffer, 1 if sys.stdin.isatty() else _JSON_BATCH):
         for answer in engine.answer_many(batch):
-            print(
-                jsonl.answer_line(answer)
-                if as_json
-                else terminal.render_answer(answer, color=sys.stdout.isatty()) + "\n"
-            )
-        sys.stdout.flush()
+            separator = b"\n" if as_json else b"\n\n"
+            out.write(_rendered(answer, as_json=as_json, color=color) + separator)
+        out.flush()
     return EXIT_OK
 
 
-def _batches(stream: TextIO, size: int) -> Iterator[list[str]]:
-    lines = (line.rstrip("\r\n") for line in stream)
+def _rendered(answer: Answer, *, as_json: bool, color: bool) -> bytes:
+    text = jsonl.answer_line(answer) if as_json else terminal.render_answer(answer, color=color)
+    return text.encode("utf-8", "replace")
+
+
+def _batches(stream: BinaryIO, size: int) -> Iterator[list[str]]:
+    lines = (line.rstrip(b"\r\n").decode("utf-8", "replace") for line in stream)
     while batch := list(islice(lines, size)):
         yield batch

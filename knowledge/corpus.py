@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from pathlib import Path
 
 import yaml
@@ -14,6 +13,17 @@ from knowledge.models import Document
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 _FENCE = "---"
+
+
+class _DatesAsText(yaml.SafeLoader):
+    """The safe loader, but `2024-05-01` stays text, so the model checks it and names
+    the field (the stock loader raises a bare ValueError for `2024-13-45`)."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def load_corpus(directory: Path = DEFAULT_CORPUS_DIR) -> list[Document]:
@@ -29,7 +39,7 @@ def load_corpus(directory: Path = DEFAULT_CORPUS_DIR) -> list[Document]:
 def load_document(path: Path) -> Document:
     """Parse one file: YAML front matter between `---` fences, then the body."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: cannot read: {exc}") from exc
     lines = raw.split("\n")
@@ -40,13 +50,13 @@ def load_document(path: Path) -> Document:
     except StopIteration:
         raise CorpusError(f"{path}: front matter not closed with '---'") from None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_DatesAsText) or {}  # noqa: S506
     except yaml.YAMLError as exc:
-        raise CorpusError(f"{path}: front matter is not valid YAML: {exc}") from exc
+        raise CorpusError(f"{path}: front matter is not valid YAML: {_one_line(exc)}") from exc
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: front matter must be a mapping of fields")
     body = "\n".join(lines[end + 1 :]).strip()
-    meta = {k: v.isoformat() if isinstance(v, date) else v for k, v in meta.items()}
+    meta = {k: _scalar_text(k, v) for k, v in meta.items()}
     try:
         return Document(doc_id=path.stem, body=body, **meta)
     except ValidationError as exc:
@@ -61,6 +71,17 @@ def corpus_hash(documents: list[Document]) -> str:
     for doc in documents:
         digest.update(doc.model_dump_json().encode("utf-8"))
     return digest.hexdigest()
+
+
+def _scalar_text(key: object, value: object) -> object:
+    """YAML reads `published: 2024` as a number: a year, which the model takes as text."""
+    if key == "published" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def _first_problem(exc: ValidationError) -> str:

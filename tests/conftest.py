@@ -9,12 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
+
+# CI replays one fixed set of examples and keeps no example database, so a run is decided
+# by the code alone; locally each run explores new examples, more of them.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, max_examples=150)
+hypothesis_settings.register_profile("dev", max_examples=400)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "knowledge" / "corpus"
 

@@ -172,3 +172,12 @@ def test_bad_setting_exits_2_naming_it(
 ) -> None:
     line = _one_line_error(run_bot(command, env={name: value}))
     assert name in line
+
+
+def test_a_model_folder_that_does_not_exist_is_named(run_bot: RunBot) -> None:
+    result = run_bot("ask", "hello", env={"KNOWLEDGE_MODEL": "/nonexistent/model"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "/nonexistent/model" in line and "no such folder" in line
+    assert "Repo id" not in line

@@ -9,7 +9,7 @@ import pytest
 
 from knowledge import CorpusError, Document
 from knowledge.corpus import load_corpus, load_document
-from tests.conftest import CORPUS_DIR
+from tests.conftest import CORPUS_DIR, RunBot
 
 FURNITURE = (
     "Related Articles",
@@ -94,6 +94,10 @@ BAD_DOCUMENTS = {
         '---\ntitle: T\npublisher: P\npublished: "2021-13-45"\n---\nBody text.\n',
         "published",
     ),
+    "published unquoted month 13": (
+        "---\ntitle: T\npublisher: P\npublished: 2024-13-45\n---\nBody text.\n",
+        "published",
+    ),
     "url not http": (
         '---\ntitle: T\npublisher: P\nurl: "ftp://example.com/x"\n---\nBody text.\n',
         "url",
@@ -139,6 +143,40 @@ def test_malformed_document_is_refused_naming_file_and_field(
     message = str(caught.value)
     assert "bad-doc.md" in message
     assert field in message
+
+
+@pytest.mark.parametrize(
+    ("written", "published"),
+    [("2024", "2024"), ("2024-05", "2024-05"), ("2024-05-01", "2024-05-01"), ('"2021"', "2021")],
+)
+def test_dates_as_yaml_writes_them_are_accepted(
+    tmp_path: Path, written: str, published: str
+) -> None:
+    path = _write(
+        tmp_path, "dated.md", f"---\ntitle: T\npublisher: P\npublished: {written}\n---\n{BODY}"
+    )
+    assert load_document(path).published == published
+
+
+def test_a_byte_order_mark_is_not_part_of_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "bom.md"
+    path.write_text(f"\ufeff---\n{GOOD_FRONT_MATTER}---\n{BODY}", encoding="utf-8")
+    doc = load_document(path)
+    assert doc.title == "A title"
+    assert doc.body.startswith("First paragraph")
+
+
+def test_a_malformed_document_is_one_line_from_the_cli(tmp_path: Path, run_bot: RunBot) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(
+        corpus, "bad-date.md", "---\ntitle: T\npublisher: P\npublished: 2024-13-45\n---\nBody.\n"
+    )
+    result = run_bot("index", env={"KNOWLEDGE_CORPUS_DIR": str(corpus)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "bad-date.md" in line and "published" in line
 
 
 def test_file_name_that_is_not_a_valid_id_is_refused(tmp_path: Path) -> None:

@@ -34,4 +34,6 @@ def answer_object(answer: Answer) -> dict[str, Any]:
 
 
 def answer_line(answer: Answer) -> str:
-    return json.dumps(answer_object(answer), ensure_ascii=False)
+    """One line of JSON; U+2028 and U+2029 stay escaped, as JavaScript readers need."""
+    line = json.dumps(answer_object(answer), ensure_ascii=False)
+    return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
