@@ -14,11 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge import retrieval
 from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
 from knowledge.embedding import BUNDLED_MODEL, Encoder, Precision
-from knowledge.focus import Focus, name_terms, split_focus
+from knowledge.features import Candidates, Query, candidates
+from knowledge.focus import name_terms, split_focus
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.passages import MAX_PASSAGE_WORDS
+from knowledge.ranking import Ranking
+from knowledge.spelling import SpellingCorrector
 from knowledge.store import PassageIndex, build_key, load_or_build
-from knowledge.text import clean_question
+from knowledge.subject import collection_subject
+from knowledge.text import clean_question, expected_answer
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,11 @@ class Engine:
         self.encoder = encoder
         self.index = index
         self.index_status = index_status
-        self.weights = retrieval.Weights()
+        self.ranking = Ranking.load()
+        self.subject = collection_subject(documents)
         self._by_id = {doc.doc_id: doc for doc in documents}
         self._names = name_terms(documents)
+        self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
         self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
 
     @classmethod
@@ -92,20 +98,53 @@ class Engine:
     def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answers in the same order; the encoder runs once for the whole batch."""
         prepared = [self._prepare(q) for q in questions]
-        focuses = {text: split_focus(text, self._names) for text, _ in prepared if text}
-        unfamiliar = [f.residual for f in focuses.values() if self._asks_unfamiliar(f)]
-        vectors = self._encode([*focuses, *unfamiliar])
-        answers = []
-        for question, (text, truncated) in zip(questions, prepared, strict=True):
-            if not text:
-                answers.append(Answer(question=question, kind=AnswerKind.EMPTY_QUESTION))
-                continue
-            answers.append(self._answer(question, text, focuses[text], vectors, truncated))
-        return answers
+        queries = self._queries([text for text, _ in prepared])
+        return [
+            self._answer(question, queries[text], truncated)
+            if text
+            else Answer(question=question, kind=AnswerKind.EMPTY_QUESTION)
+            for question, (text, truncated) in zip(questions, prepared, strict=True)
+        ]
+
+    def candidates_many(self, questions: list[str]) -> list[Candidates]:
+        """The candidates and signals the ranking sees, for fitting and inspecting it."""
+        prepared = [self._prepare(q)[0] for q in questions]
+        queries = self._queries(prepared)
+        return [candidates(self.index, queries[text]) for text in prepared]
 
     def _prepare(self, question: str) -> tuple[str, bool]:
         text = clean_question(question)
-        return self.encoder.truncate(text) if text else ("", False)
+        if not text:
+            return "", False
+        return self.encoder.truncate(self._speller.correct(text))
+
+    def _queries(self, texts: list[str]) -> dict[str, Query]:
+        """Each distinct question as searched: itself, with the collection's subject, and
+        without the names it mentions (its focus); all encoded in one batch."""
+        focuses = {text: split_focus(text, self._names) for text in texts if text}
+        variants = {
+            text: (text, self._with_subject(text), focus.residual or text)
+            for text, focus in focuses.items()
+        }
+        vectors = self._encode([v for group in variants.values() for v in group])
+        return {
+            text: Query(
+                text=text,
+                vector=vectors[plain],
+                subject_vector=vectors[with_subject],
+                focus_vector=vectors[focus_text],
+                focus_text=focus_text,
+                has_names=focuses[text].has_names,
+                answer_type=expected_answer(text),
+            )
+            for text, (plain, with_subject, focus_text) in variants.items()
+        }
+
+    def _with_subject(self, text: str) -> str:
+        """The question about the collection's subject, when it names nothing the collection
+        does not know: "who picks them?" is about the subject, "capital of Australia?" is not."""
+        known, unknown = self.index.lexical.term_ids(text)
+        return f"{text} {self.subject}" if self.subject and known.size and not unknown else text
 
     def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
@@ -119,48 +158,24 @@ class Engine:
             self._vectors.popitem(last=False)
         return found
 
-    def _answer(
-        self,
-        question: str,
-        text: str,
-        focus: Focus,
-        vectors: dict[str, npt.NDArray[np.float32]],
-        truncated: bool,
-    ) -> Answer:
-        hits = retrieval.rank(self.index, vectors[text], text, self.weights)
-        if not self._is_answered(hits, focus, vectors):
+    def _answer(self, question: str, query: Query, truncated: bool) -> Answer:
+        found = candidates(self.index, query)
+        if found.passages.size == 0:
+            return Answer(question=question, kind=AnswerKind.NOT_COVERED, truncated=truncated)
+        order, scores = self.ranking.rank(found)
+        ranked = retrieval.hits(found, order, scores)
+        if self.ranking.confidence(found, order) < self.ranking.threshold:
             return Answer(
                 question=question,
                 kind=AnswerKind.NOT_COVERED,
-                closest=self._closest(hits),
+                closest=self._closest(ranked),
                 truncated=truncated,
             )
-        chosen = retrieval.select(self.index, hits, self.weights, self.config.max_citations)
+        chosen = retrieval.select(self.index, ranked, self.config.max_citations)
         citations = tuple(c for hit in chosen if (c := self._citation(hit)) is not None)
         return Answer(
             question=question, kind=AnswerKind.ANSWERED, citations=citations, truncated=truncated
         )
-
-    def _is_answered(
-        self,
-        hits: list[retrieval.Hit],
-        focus: Focus,
-        vectors: dict[str, npt.NDArray[np.float32]],
-    ) -> bool:
-        """The relevance gate: a relevant best passage that speaks to what is asked."""
-        if not hits or retrieval.relevance(hits[0], self.weights) < self.weights.min_relevance:
-            return False
-        if not self._asks_unfamiliar(focus):
-            return True
-        return retrieval.addresses(self.index, hits[0], vectors[focus.residual], self.weights)
-
-    def _asks_unfamiliar(self, focus: Focus) -> bool:
-        """Names something the documents know, but asks about it only in words they never
-        use ("How many employees does Keanda have?"): worth a closer look before answering."""
-        if not focus.names or not focus.residual:
-            return False
-        known, unknown = self.index.lexical.term_ids(focus.residual)
-        return known.size == 0 and unknown > 0
 
     def _citation(self, hit: retrieval.Hit) -> Citation | None:
         passage = self.index.passages[hit.passage]

@@ -1,0 +1,58 @@
+"""Answer quality per kind of question: the own set by held-out folds, and the check sets.
+
+    python -m benchmarks.quality [--folds 5] [--check PATH.jsonl ...]
+
+The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
+question's fold (as `train_ranking` chooses them); check sets, by default
+../shared/eval/dev.jsonl and chat.jsonl when present, by the shipped model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks._common import print_footer, print_header
+from benchmarks.scoring import SHARED_EVAL, Outcome, by_kind, load_questions, outcome, summary
+from benchmarks.train_ranking import cross_validate, english_examples
+from bot.render.jsonl import answer_object
+from knowledge import Engine, EngineConfig
+
+STRENGTH = 0.1  # as chosen by `python -m benchmarks.train_ranking`
+
+
+def report(name: str, outcomes: Sequence[Outcome]) -> None:
+    figures = "  ".join(f"{k} {v:.3f}" for k, v in summary(outcomes).items() if k != "n")
+    print(f"{name} ({len(outcomes)}): {figures}")
+    print("   by kind: " + "  ".join(f"{k} {r}/{t}" for k, (r, t) in by_kind(outcomes).items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--check", type=Path, nargs="*", default=None)
+    args = parser.parse_args()
+    checks = args.check
+    if checks is None:
+        checks = [p for p in (SHARED_EVAL / "dev.jsonl", SHARED_EVAL / "chat.jsonl") if p.exists()]
+    print_header("answer quality")
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
+        report(
+            "own set, held-out folds",
+            cross_validate(engine, english_examples(engine), args.folds, STRENGTH),
+        )
+        for path in checks:
+            questions = load_questions([path])
+            answers = engine.answer_many([q.question for q in questions])
+            outcomes = [
+                outcome(q, answer_object(a)) for q, a in zip(questions, answers, strict=True)
+            ]
+            report(f"{path.name}, shipped model", outcomes)
+    print_footer()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Fit the ranking and relevance gate (knowledge/ranking.json) on the own question set.
+
+    python -m benchmarks.train_ranking [--folds 5] [--dry-run]
+
+Regularisation and threshold are chosen by k-fold cross-validation over questions; the
+held-out-fold figures are printed, then the model fitted on every question is written
+(unless --dry-run). dev.jsonl and chat.jsonl are never used here: they are checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.linear_model import LogisticRegression
+
+from benchmarks.scoring import Outcome, Question, is_hit, outcome, own_questions, summary
+from bot.render.jsonl import answer_object
+from knowledge import Engine, EngineConfig
+from knowledge.features import CANDIDATE_FEATURES, Candidates
+from knowledge.ranking import GATE_FEATURES, MODEL_PATH, LinearModel, Ranking, gate_row
+
+# Questions in other languages take another path (knowledge/language.py), not this model.
+ENGLISH_KINDS = frozenset(
+    {"in", "paraphrase", "informal", "typo", "elliptical", "multi", "out", "hard-out", "furniture"}
+)
+STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0)
+DECLINE_WEIGHT = 1.0  # a wrongly answered negative costs as much as a missed answer
+
+
+@dataclass(frozen=True)
+class Example:
+    question: Question
+    found: Candidates
+    labels: npt.NDArray[np.bool_]  # which candidates hold a gold quote
+
+
+def examples(engine: Engine, questions: Sequence[Question]) -> list[Example]:
+    found = engine.candidates_many([q.question for q in questions])
+    return [
+        Example(
+            q,
+            f,
+            np.asarray(
+                [is_hit(engine.index.passages[p].text, q.gold) for p in f.passages], dtype=bool
+            ),
+        )
+        for q, f in zip(questions, found, strict=True)
+    ]
+
+
+def fit(train: Sequence[Example], strength: float) -> Ranking:
+    """Ranker on the candidates of answerable questions, then gate and threshold."""
+    rows = [e for e in train if e.question.answerable and e.labels.any()]
+    x = np.concatenate([e.found.features for e in rows])
+    y = np.concatenate([e.labels for e in rows])
+    ranker = _logistic(x, y, CANDIDATE_FEATURES, strength)
+    usable = [e for e in train if e.found.passages.size]
+    gate_x = np.stack([_gate_row(ranker, e) for e in usable])
+    gate_y = np.asarray([e.question.answerable for e in usable])
+    gate = _logistic(gate_x, gate_y, GATE_FEATURES, strength)
+    probability = 1 / (1 + np.exp(-gate.logits(gate_x)))
+    threshold = _best_threshold(usable, ranker, probability)
+    return Ranking(ranker=ranker, gate=gate, threshold=threshold)
+
+
+def cross_validate(
+    engine: Engine, data: Sequence[Example], folds: int, strength: float, seed: int = 7
+) -> list[Outcome]:
+    """Each question answered by a model fitted without its fold."""
+    outcomes: list[Outcome] = []
+    original = engine.ranking
+    for fold in _folds(data, folds, seed):
+        held_out = set(fold)
+        train = [e for i, e in enumerate(data) if i not in held_out]
+        engine.ranking = fit(train, strength)
+        test = [data[i].question for i in fold]
+        answers = engine.answer_many([q.question for q in test])
+        outcomes += [outcome(q, answer_object(a)) for q, a in zip(test, answers, strict=True)]
+    engine.ranking = original
+    return outcomes
+
+
+def _gate_row(ranker: LinearModel, example: Example) -> npt.NDArray[np.float32]:
+    logits = ranker.logits(example.found.features)
+    return gate_row(example.found, logits, np.argsort(-logits, kind="stable"))
+
+
+def _best_threshold(
+    examples_: Sequence[Example], ranker: LinearModel, probability: npt.NDArray[np.float64]
+) -> float:
+    """The threshold that best trades answers found against negatives declined."""
+    best_top3 = []
+    for e in examples_:
+        order = np.argsort(-ranker.logits(e.found.features), kind="stable")
+        best_top3.append(bool(e.labels[order[:3]].any()))
+    found = np.asarray(best_top3)
+    answerable = np.asarray([e.question.answerable for e in examples_])
+    n_pos, n_neg = max(1, answerable.sum()), max(1, (~answerable).sum())
+    best, best_value = 0.5, -1.0
+    for threshold in np.unique(np.round(probability, 3)):
+        answered = probability >= threshold
+        value = (answered & answerable & found).sum() / n_pos
+        value += DECLINE_WEIGHT * (~answered & ~answerable).sum() / n_neg
+        if value > best_value:
+            best, best_value = float(threshold), value
+    return best
+
+
+def _logistic(
+    x: npt.NDArray[np.float32], y: npt.NDArray[np.bool_], names: tuple[str, ...], strength: float
+) -> LinearModel:
+    mean = x.mean(axis=0)
+    scale = np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
+    model = LogisticRegression(C=strength, class_weight="balanced", max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    return LinearModel(
+        features=names,
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+        weights=tuple(float(v) for v in model.coef_[0]),
+        bias=float(model.intercept_[0]),
+    )
+
+
+def _folds(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
+    """Folds stratified by kind, so every fold has each kind of question."""
+    by_kind: dict[str, list[int]] = {}
+    for i, e in enumerate(data):
+        by_kind.setdefault(e.question.kind, []).append(i)
+    out: list[list[int]] = [[] for _ in range(folds)]
+    rng = random.Random(seed)
+    position = 0
+    for kind in sorted(by_kind):
+        members = by_kind[kind]
+        rng.shuffle(members)
+        for i in members:
+            out[position % folds].append(i)
+            position += 1
+    return out
+
+
+def english_examples(engine: Engine) -> list[Example]:
+    return examples(engine, [q for q in own_questions() if q.kind in ENGLISH_KINDS])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write the model")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
+        data = english_examples(engine)
+        print(f"{len(data)} questions, {sum(e.found.passages.size for e in data)} candidates")
+        results = {}
+        for strength in STRENGTHS:
+            results[strength] = summary(cross_validate(engine, data, args.folds, strength))
+            figures = "  ".join(f"{k} {v:.3f}" for k, v in results[strength].items() if k != "n")
+            print(f"C={strength:<5} held-out: {figures}")
+        chosen = max(STRENGTHS, key=lambda c: results[c]["hit@3"] + results[c]["declined"])
+        print(f"chosen C={chosen}")
+        final = fit(data, chosen)
+    if not args.dry_run:
+        MODEL_PATH.write_text(final.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        print(f"written {MODEL_PATH} (threshold {final.threshold:.3f})")
+
+
+if __name__ == "__main__":
+    main()

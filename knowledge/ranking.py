@@ -1,0 +1,88 @@
+"""The learned ranking and relevance gate: two logistic regressions over `features`.
+
+Their weights are fitted by `python -m benchmarks.train_ranking` on the project's own
+question set, by cross-validation, and shipped in `ranking.json` beside this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from knowledge.features import CANDIDATE_FEATURES, QUESTION_FEATURES, Candidates
+
+MODEL_PATH = Path(__file__).resolve().parent / "ranking.json"
+GATE_FEATURES = ("best", "margin", *CANDIDATE_FEATURES, *QUESTION_FEATURES)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class LinearModel(BaseModel):
+    """A logistic regression on standardised features."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    @model_validator(mode="after")
+    def _sizes_agree(self) -> LinearModel:
+        sizes = {len(self.features), len(self.mean), len(self.scale), len(self.weights)}
+        if len(sizes) != 1:
+            raise ValueError("features, mean, scale and weights differ in length")
+        return self
+
+    def logits(self, rows: FloatArray) -> FloatArray:
+        mean, scale = np.asarray(self.mean), np.asarray(self.scale)
+        standard = (rows - mean) / scale
+        return np.asarray(standard @ np.asarray(self.weights) + self.bias, dtype=np.float32)
+
+
+class Ranking(BaseModel):
+    """The ranker over candidates, and the gate over the best one, with its threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ranker: LinearModel
+    gate: LinearModel
+    threshold: float
+
+    @model_validator(mode="after")
+    def _features_match(self) -> Ranking:
+        if self.ranker.features != CANDIDATE_FEATURES or self.gate.features != GATE_FEATURES:
+            raise ValueError("the model was fitted on other features: fit it again")
+        return self
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> Ranking:
+        return cls.model_validate_json(path.read_bytes())
+
+    def rank(self, found: Candidates) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """Candidate rows best first, and each one's probability of answering."""
+        logits = self.ranker.logits(found.features)
+        order = np.argsort(-logits, kind="stable")
+        return order, _sigmoid(logits)
+
+    def confidence(self, found: Candidates, order: npt.NDArray[np.int64]) -> float:
+        """The gate's probability that the best candidate answers the question."""
+        row = gate_row(found, self.ranker.logits(found.features), order)
+        return float(_sigmoid(self.gate.logits(row[None, :]))[0])
+
+
+def gate_row(found: Candidates, logits: FloatArray, order: npt.NDArray[np.int64]) -> FloatArray:
+    """The gate's features: the best candidate's score, its lead, its signals, the question's."""
+    best = float(logits[order[0]])
+    second = float(logits[order[1]]) if order.size > 1 else best - 5.0
+    return np.concatenate([[best, best - second], found.features[order[0]], found.question]).astype(
+        np.float32
+    )
+
+
+def _sigmoid(x: FloatArray) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float32)

@@ -1,0 +1,77 @@
+"""Misspelled question words corrected against the collection's own vocabulary.
+
+A word is corrected only when neither the collection nor an English dictionary knows it,
+and never into a name: "patnets" becomes "patents", but an unknown company stays itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+
+from symspellpy import SymSpell, Verbosity
+
+from knowledge.text import terms
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_MIN_LENGTH = 4
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """The 82,765 words of symspellpy's English frequency list."""
+    text = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
+    return frozenset(line.split(" ", 1)[0] for line in text.read_text("utf-8").splitlines())
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string one deletion, transposition, replacement or insertion away."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return deletes | transposes | replaces | inserts
+
+
+class SpellingCorrector:
+    """Built from the collection's texts; `correct` returns the question with fixes."""
+
+    def __init__(self, texts: list[str]) -> None:
+        words = [w for text in texts for w in _WORD.findall(text)]
+        self._english = _english_words()
+        self._known = frozenset(w.lower() for w in words) | self._english
+        self._stems = frozenset(terms(" ".join(texts)))
+        self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        # Only words the collection writes in lower case somewhere: names never are.
+        for word, count in Counter(w for w in words if w.islower()).items():
+            if len(word) >= _MIN_LENGTH and word.isascii():
+                self._symspell.create_dictionary_entry(word, count)
+
+    def correct(self, question: str) -> str:
+        return _WORD.sub(lambda m: self._fixed(m.group(), m.start() == 0), question)
+
+    def _fixed(self, word: str, first: bool) -> str:
+        lower = word.lower()
+        if len(word) < _MIN_LENGTH or lower in self._known or not word.isascii():
+            return word
+        if word[0].isupper() and not first:  # a name the collection does not know
+            return word
+        found = self._symspell.lookup(lower, Verbosity.CLOSEST, max_edit_distance=1)
+        if found:
+            return str(found[0].term)
+        # One slip from an English word: that word, if the collection uses its stem
+        # ("subsidys": subsidy, as in subsidies); else not a collection word two edits away
+        # ("statred" is not "state"), and no other English word, as those include names.
+        english = sorted(w for w in _one_edit(lower) if w in self._english)
+        stemmed = [w for w in english if (t := terms(w)) and t[0] in self._stems]
+        if stemmed:
+            return stemmed[0]
+        if len(word) > 5 and not english:
+            found = self._symspell.lookup(lower, Verbosity.CLOSEST, max_edit_distance=2)
+        return str(found[0].term) if found else word
