@@ -16,7 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 
-CORPUS_DIR = Path(__file__).resolve().parents[1] / "knowledge" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_DIR = REPO / "knowledge" / "corpus"
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -53,6 +54,7 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         cwd = tmp_path_factory.mktemp("cli-cwd")
         clean = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(REPO),  # this checkout's code, whichever one the venv installed
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
             "HF_HUB_OFFLINE": "1",
