@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.feedback import Gap
 from knowledge import Answer
 
 
@@ -35,3 +36,9 @@ def answer_object(answer: Answer) -> dict[str, Any]:
 
 def answer_line(answer: Answer) -> str:
     return json.dumps(answer_object(answer), ensure_ascii=False)
+
+
+def gap_line(gap: Gap) -> str:
+    """`question`, `kind`, `count`, `last_asked` (ISO 8601, UTC), and `doc_ids` for a
+    disliked answer."""
+    return gap.model_dump_json(exclude_none=True)
