@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot import handlers, messages
 from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
 from bot.delivery import Delivery
+from bot.feedback import FeedbackStore, feedback_path
 from bot.journal import UpdateJournal
 from bot.ratelimit import QuestionLimiter, SendLimiter
 from bot.services import Services, install, services
@@ -108,6 +109,7 @@ def build_application(settings: Settings, backend: AnswerBackend) -> Application
             ),
             delivery=Delivery(bot),
             journal=journal,
+            feedback=FeedbackStore(feedback_path(settings.bot_state_dir)),
         ),
     )
     _add_handlers(application)
@@ -125,6 +127,7 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
         ("ask", handlers.ask_command),
         ("stats", handlers.stats_command),
         ("reindex", handlers.reindex_command),
+        ("gaps", handlers.gaps_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=new))
     app.add_handler(MessageHandler(new & filters.StatusUpdate.MIGRATE, handlers.migrated))
@@ -137,6 +140,7 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, handlers.edited))
     app.add_handler(InlineQueryHandler(handlers.inline_query))
     app.add_handler(CallbackQueryHandler(handlers.more_sources, pattern=r"^more:\d+$"))
+    app.add_handler(CallbackQueryHandler(handlers.vote, pattern=handlers.VOTE_PATTERN))
     app.add_error_handler(handlers.on_error)
 
 
@@ -149,6 +153,7 @@ async def serve(application: Application, stop: asyncio.Event) -> None:  # type:
     finally:
         await svc.batcher.close()
         svc.journal.close()
+        svc.feedback.close()
 
 
 async def _serve(application: Application, svc: Services, stop: asyncio.Event) -> None:  # type: ignore[type-arg]

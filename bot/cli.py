@@ -1,15 +1,17 @@
-"""The `python -m bot` command line: run, chat, ask, index."""
+"""The `python -m bot` command line: run, chat, ask, index, gaps."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from itertools import islice
 from typing import BinaryIO
 
 from bot import messages
+from bot.feedback import feedback_path, read_gaps
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
@@ -57,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         "it otherwise. --force rebuilds it regardless.",
     )
     index.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    gaps = commands.add_parser(
+        "gaps",
+        help="list what the collection failed at: declined questions, answers rated 👎",
+        description="List the questions the bot declined in Telegram and the answers rated 👎 "
+        "there (the current votes), most frequent first, from everything recorded in "
+        "BOT_STATE_DIR. Questions that differ only in case, spacing or punctuation count "
+        "together, shown in their latest wording. Needs no token and no model.",
+    )
+    gaps.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON lines: question, kind (declined or disliked), count, last_asked "
+        "(ISO 8601, UTC), and doc_ids for disliked answers",
+    )
     return parser
 
 
@@ -89,6 +105,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return run_bot(settings)
     if args.command == "index":
         return _index(settings, force=args.force)
+    if args.command == "gaps":
+        return _gaps(settings, as_json=args.json)
     engine = Engine.load(settings.engine_config(), progress=sys.stderr.isatty())
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
@@ -112,6 +130,20 @@ def _index(settings: Settings, *, force: bool) -> int:
             path=config.index_dir,
         )
     )
+    return EXIT_OK
+
+
+def _gaps(settings: Settings, *, as_json: bool) -> int:
+    try:
+        gaps = read_gaps(settings.bot_state_dir)
+    except sqlite3.DatabaseError as exc:
+        print(f"error: {feedback_path(settings.bot_state_dir)}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if as_json:
+        for gap in gaps:
+            print(jsonl.gap_line(gap))
+    else:
+        print(terminal.render_gaps(gaps))
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
+    MaybeInaccessibleMessage,
     Message,
     Update,
 )
@@ -26,6 +27,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import messages
 from bot.addressing import group_question, is_greeting, strip_mention
 from bot.delivery import NO_PREVIEW
+from bot.feedback import DOWN, UP, VoteResult
 from bot.render import telegram as render
 from bot.services import Context, services
 from knowledge import Answer
@@ -135,7 +137,10 @@ async def _answer_in_chat(update: Update, context: Context, question: str) -> No
     started = time.monotonic()
     _in_background(svc.delivery.show_typing(message.chat_id, _thread(message)))
     answer = await svc.batcher.answer(question)
-    await _reply(update, context, render.answer_messages(answer), render.answer_keyboard(answer))
+    sent = await _reply(
+        update, context, render.answer_messages(answer), render.answer_keyboard(answer)
+    )
+    svc.feedback.record_answer(answer, [(m.chat_id, m.message_id) for m in sent])
     svc.stats.record(answer, time.monotonic() - started)
 
 
@@ -159,17 +164,76 @@ async def more_sources(update: Update, context: Context) -> None:
     await query.answer()
     texts = render.answer_messages(answer, first=shown, with_question=False)
     following = render.answer_keyboard(answer, shown + render.SHOWN_CITATIONS)
-    await services(context).delivery.send(
+    sent = await services(context).delivery.send(
         answer_message.chat_id,
         texts,
         reply_to=answer_message.message_id,
         thread_id=_thread(answer_message),
         markup=following,
     )
+    services(context).feedback.record_follow_up(
+        answer,
+        (answer_message.chat_id, answer_message.message_id),
+        [(m.chat_id, m.message_id) for m in sent],
+    )
     with contextlib.suppress(BadRequest):  # "not modified" if pressed twice
         await answer_message.edit_reply_markup(
             render.answer_keyboard(answer, len(answer.citations))
         )
+
+
+# --- feedback --------------------------------------------------------------
+VOTE_PATTERN = r"^vote:(up|down)(:[0-9a-f]{32})?$"
+_VOTES = {"up": UP, "down": DOWN}
+_VOTED = {
+    VoteResult.UP: messages.VOTED_UP,
+    VoteResult.DOWN: messages.VOTED_DOWN,
+    VoteResult.WITHDRAWN: messages.VOTE_WITHDRAWN,
+}
+
+
+async def vote(update: Update, context: Context) -> None:
+    """Records the presser's 👍 or 👎 (the same again withdraws it) and acknowledges it in
+    the button's notification, never in a message."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, direction, *result_id = query.data.split(":")
+    feedback = services(context).feedback
+    if result_id:  # posted through inline mode
+        answer_id = feedback.inline_answer(result_id[0])
+    else:
+        answer_id = await _answer_carried_by(query.message, context)
+    if answer_id is None:
+        await query.answer(messages.VOTE_UNKNOWN)
+        return
+    result = feedback.vote(answer_id, query.from_user.id, _VOTES[direction])
+    await query.answer(_VOTED[result])
+
+
+async def _answer_carried_by(
+    message: MaybeInaccessibleMessage | None, context: Context
+) -> int | None:
+    """The recorded answer of a chat message; one sent before answers were recorded is
+    recorded now, from the question it replies to (as "More sources" finds it)."""
+    if message is None:
+        return None
+    svc = services(context)
+    known = svc.feedback.answer_at(message.chat.id, message.message_id)
+    original = message.reply_to_message if isinstance(message, Message) else None
+    if known is not None or original is None or original.from_user is None:
+        return known
+    if original.from_user.id == context.bot.id:  # excerpts under an answer, not an answer
+        return None
+    question = strip_mention(original.text or "", context.bot.username)
+    answer = await svc.batcher.answer(question)
+    return svc.feedback.record_answer(answer, [(message.chat.id, message.message_id)])
+
+
+async def gaps_command(update: Update, context: Context) -> None:
+    """Admins: the questions declined and the answers rated 👎, most frequent first."""
+    if not await _admin(update, context):
+        return
+    await _reply(update, context, [render.gaps_message(services(context).feedback.gaps())])
 
 
 # --- inline mode -----------------------------------------------------------
@@ -192,9 +256,10 @@ async def inline_query(update: Update, context: Context) -> None:
     html_message = render.answer_messages(answer)[0]
     title, description = _inline_summary(answer)
     result_id = hashlib.sha256(text.encode()).hexdigest()[:32]
+    services(context).feedback.record_inline(answer, result_id)
     # A message posted inline is no reply, so "More sources" could not find its question there.
-    share_only = render.answer_keyboard(answer, shown=len(answer.citations))
-    result = _article(result_id, title, description, html_message, share_only)
+    markup = render.answer_keyboard(answer, shown=len(answer.citations), result_id=result_id)
+    result = _article(result_id, title, description, html_message, markup)
     try:
         await query.answer([result], cache_time=30)
     except BadRequest as exc:  # the user typed on and the query expired
@@ -246,7 +311,13 @@ async def stats_command(update: Update, context: Context) -> None:
         duplicates=svc.journal.duplicates,
         blocked=svc.delivery.blocked,
     )
-    await _reply(update, context, [text])
+    up, down = svc.feedback.totals()
+    helpful = (
+        messages.STATS_HELPFUL.format(rate=up / (up + down), up=up, down=down)
+        if up + down
+        else messages.STATS_NO_VOTES
+    )
+    await _reply(update, context, [text + helpful])
 
 
 async def reindex_command(update: Update, context: Context) -> None:
@@ -300,9 +371,9 @@ async def _reply(
     context: Context,
     texts: list[str],
     markup: InlineKeyboardMarkup | None = None,
-) -> None:
+) -> list[Message]:
     message = _message(update)
-    await services(context).delivery.send(
+    return await services(context).delivery.send(
         message.chat_id,
         texts,
         reply_to=message.message_id,

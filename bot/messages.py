@@ -12,6 +12,12 @@ MORE_SOURCES_BUTTON = "More sources"
 SHARE_BUTTON = "Share"
 NO_MORE_SOURCES = "That's every excerpt I have for this question."
 ANSWER_EXPIRED = "That answer is too old to expand; please ask again."
+VOTE_UP_BUTTON = "👍"
+VOTE_DOWN_BUTTON = "👎"
+VOTED_UP = "Thanks — noted 👍"
+VOTED_DOWN = "Thanks — noted 👎"
+VOTE_WITHDRAWN = "Your vote is withdrawn."
+VOTE_UNKNOWN = "Thanks! I can't find that answer any more, so the vote isn't counted."
 EXAMPLE_QUESTION = "What does the Little Giants label entitle a company to?"
 
 # --- commands --------------------------------------------------------------
@@ -20,6 +26,7 @@ START = (
     "medium-sized enterprises, from {count} news articles.\n\n"
     "Ask me anything in plain words and I reply with the exact passages that answer it, "
     "each with its source.\n\nTry: <i>{example}</i>\n\n"
+    "Press 👍 or 👎 under an answer to tell me whether it helped.\n\n"
     "/sources lists what I know; /help tells more."
 )
 HELP_PRIVATE = (
@@ -32,12 +39,14 @@ HELP_PRIVATE = (
     "on (the default) I only see those messages, and I ignore the rest of the chat.\n\n"
     "<b>Sharing</b>\nType <code>@{username} your question</code> in any chat to post a cited "
     "answer "
-    "there, or press Share under an answer."
+    "there, or press Share under an answer.\n\n"
+    "<b>Feedback</b>\nPress 👍 or 👎 under an answer to say whether it helped. Press the other "
+    "one to change your vote, the same one again to withdraw it."
 )
 HELP_GROUP = (
     "Ask me with <code>/ask your question</code>, by mentioning @{username}, or by replying to "
     "one of my messages. Privacy mode is on by default, so I only see messages addressed to me "
-    "and stay quiet otherwise."
+    "and stay quiet otherwise. Press 👍 or 👎 under an answer to say whether it helped."
 )
 SOURCES_HEADER = "<b>The articles I know</b>"
 ASK_USAGE = "Usage: /ask your question, for example: /ask {example}"
@@ -57,6 +66,15 @@ STATS = (
     "Rate-limited: {limited}\nDuplicates skipped: {duplicates}\n"
     "Unreachable chats (blocked or kicked): {blocked}"
 )
+STATS_HELPFUL = "\nRated helpful (all time): {rate:.0%} ({up} 👍, {down} 👎)"
+STATS_NO_VOTES = "\nRated helpful (all time): no votes yet"
+GAPS_HEADER = "<b>What the documents failed at</b>, most frequent first"
+GAP_LINE = "{count}× {kind} · last asked {date}"
+GAP_DECLINED = "declined"
+GAP_DISLIKED = "rated 👎"
+GAP_CITED = "Cited:"
+GAPS_MORE = "…and {count} more: python -m bot gaps lists them all."
+GAPS_EMPTY = "Nothing recorded yet: no question was declined and no answer was rated 👎."
 
 # --- inline mode -----------------------------------------------------------
 INLINE_HOWTO_TITLE = "Ask about China's Little Giants"
@@ -86,5 +104,6 @@ TERMINAL_SOURCES_HEADER = "The articles I know:"
 
 # --- command line ----------------------------------------------------------
 INDEX_DONE = "Index {status}: {passages} passages from {documents} documents at {path}"
+GAPS_HEADER_TERMINAL = "count  kind      last asked  question"
 EDITED = "I answer new messages, not edits: please send your question again."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."

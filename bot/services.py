@@ -12,6 +12,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.batcher import AnswerBatcher
 from bot.delivery import Delivery
+from bot.feedback import FeedbackStore
 from bot.journal import UpdateJournal
 from bot.ratelimit import QuestionLimiter
 from bot.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     limiter: QuestionLimiter
     delivery: Delivery
     journal: UpdateJournal
+    feedback: FeedbackStore
     stats: Stats = field(default_factory=Stats)
     reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
     refused: OrderedDict[int, None] = field(default_factory=OrderedDict)

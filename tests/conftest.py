@@ -23,7 +23,8 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None, max_
 hypothesis_settings.register_profile("dev", max_examples=400)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-CORPUS_DIR = Path(__file__).resolve().parents[1] / "knowledge" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_DIR = REPO / "knowledge" / "corpus"
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -60,6 +61,7 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         cwd = tmp_path_factory.mktemp("cli-cwd")
         clean = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(REPO),  # this checkout's code, whichever one the venv installed
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
             "HF_HUB_OFFLINE": "1",

@@ -521,12 +521,16 @@ def test_inline_answer_has_no_button_that_cannot_work_inline(
     emu: BotApiEmulator, engine: Engine, alice: JSON
 ) -> None:
     """A message sent via inline mode has no reply_to_message, so "More sources" (which
-    reads the question from it) can only ever say the answer is too old."""
+    reads the question from it) can only ever say the answer is too old. The votes carry
+    the inline result they are about."""
     question = pick_broad_question(engine)
     inline = inline_answer(emu, emu.inline_query(alice, question))
     (article,) = inline["results"]
     assert article["title"] == engine.answer(question).citations[0].title
-    assert [b for b in buttons(article) if "callback_data" in b] == []
+    assert [b["callback_data"] for b in buttons(article) if "callback_data" in b] == [
+        f"vote:up:{article['id']}",
+        f"vote:down:{article['id']}",
+    ]
 
 
 # --------------------------------------------------------------------------- 9. buttons
@@ -687,11 +691,14 @@ def test_start_in_private(emu: BotApiEmulator, engine: Engine, alice: JSON) -> N
     chat = emu.private_chat(alice)
     reply = only_reply(emu, ask(emu, chat, alice, "/start"))
     assert f"from {len(engine.documents)} news articles" in reply["text"]
+    assert "👍 or 👎" in reply["text"]
     assert EXAMPLE_QUESTION in reply["text"]
 
 
 def test_help_in_private_and_in_a_group(emu: BotApiEmulator, alice: JSON) -> None:
     private = only_reply(emu, ask(emu, emu.private_chat(alice), alice, "/help"))
+    assert "👍 or 👎" in private["text"]
+    assert "withdraw" in private["text"]
     assert "privacy mode" in private["text"].lower()
     assert "group" in private["text"].lower()
     assert "/ask" in private["text"]
@@ -702,6 +709,7 @@ def test_help_in_private_and_in_a_group(emu: BotApiEmulator, alice: JSON) -> Non
     assert "/ask" in in_group["text"]
     assert f"@{BOT}" in in_group["text"]
     assert "privacy mode" in in_group["text"].lower()
+    assert "👍 or 👎" in in_group["text"]
 
 
 def test_sources_lists_every_document(emu: BotApiEmulator, engine: Engine, alice: JSON) -> None:

@@ -551,6 +551,19 @@ async def test_button_press_and_callback_answer(
         await query.answer()
 
 
+async def test_button_press_on_an_inline_message(
+    emu: BotApiEmulator, bot: telegram.Bot, user: JSON
+) -> None:
+    update = telegram.Update.de_json(emu.press_inline_button(user, "vote:up", "abc"), bot)
+    query = update.callback_query
+    assert query is not None and query.data == "vote:up" and query.chat_instance
+    assert query.message is None and query.inline_message_id == "abc"
+    assert await query.answer("noted")
+    assert emu.callback_answers() == [{"callback_query_id": query.id, "text": "noted"}]
+    fresh = emu.press_inline_button(user, "vote:up")["callback_query"]["inline_message_id"]
+    assert fresh and fresh != "abc"
+
+
 async def test_commands_chat_actions_and_generic_methods(
     emu: BotApiEmulator, bot: telegram.Bot, chat: JSON
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.feedback import Gap
 from knowledge import Answer
 
 
@@ -35,5 +36,14 @@ def answer_object(answer: Answer) -> dict[str, Any]:
 
 def answer_line(answer: Answer) -> str:
     """One line of JSON; U+2028 and U+2029 stay escaped, as JavaScript readers need."""
-    line = json.dumps(answer_object(answer), ensure_ascii=False)
-    return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return _line(json.dumps(answer_object(answer), ensure_ascii=False))
+
+
+def gap_line(gap: Gap) -> str:
+    """`question`, `kind`, `count`, `last_asked` (ISO 8601, UTC), and `doc_ids` for a
+    disliked answer."""
+    return _line(gap.model_dump_json(exclude_none=True))
+
+
+def _line(text: str) -> str:
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

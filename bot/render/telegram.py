@@ -10,13 +10,16 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import messages
+from bot.feedback import Gap
 from bot.render.sources import source_line
 from knowledge import Answer, AnswerKind, Citation, DocumentInfo
 
 MAX_LENGTH = 4096
 SHOWN_CITATIONS = 3
 INLINE_QUERY_LIMIT = 256
+GAPS_SHOWN = 20
 _QUESTION_PREVIEW = 300
+_HIDDEN = {"Cc", "Cf"}  # control and format characters
 _LINKABLE = re.compile(r"^https?://[^\s/?#]+\S*$")  # Telegram refuses links without a host
 
 
@@ -40,12 +43,16 @@ def answer_messages(
 
 
 def question_header(question: str) -> str:
-    preview = " ".join(
-        "".join(ch for ch in question if unicodedata.category(ch) not in {"Cc", "Cf"}).split()
-    )
+    return f"❓ <b>{escape(_preview(question), quote=False)}</b>"
+
+
+def _preview(question: str) -> str:
+    """The question on one line, without control characters, at most 300 characters."""
+    visible = (ch for ch in question if ch.isspace() or unicodedata.category(ch) not in _HIDDEN)
+    preview = " ".join("".join(visible).split())
     if len(preview) > _QUESTION_PREVIEW:
         preview = preview[: _QUESTION_PREVIEW - 1] + "…"
-    return f"❓ <b>{escape(preview, quote=False)}</b>"
+    return preview
 
 
 def not_covered(closest: Iterable[DocumentInfo]) -> str:
@@ -139,10 +146,19 @@ def _escaped_parts(text: str, limit: int) -> list[str]:
     return [part for part in parts if part.strip()]  # Telegram refuses blank messages
 
 
-def answer_keyboard(answer: Answer, shown: int = SHOWN_CITATIONS) -> InlineKeyboardMarkup | None:
-    """ "More sources" while excerpts remain past `shown`, and "Share" for an answer."""
-    if answer.abstained:
+def answer_keyboard(
+    answer: Answer, shown: int = SHOWN_CITATIONS, result_id: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """ "More sources" while excerpts remain past `shown` and "Share" for an answer; under
+    them 👍 and 👎 (which carry `result_id` for an answer posted through inline mode)."""
+    if answer.kind is AnswerKind.EMPTY_QUESTION:
         return None
+    votes = [
+        InlineKeyboardButton(messages.VOTE_UP_BUTTON, callback_data=vote_data("up", result_id)),
+        InlineKeyboardButton(messages.VOTE_DOWN_BUTTON, callback_data=vote_data("down", result_id)),
+    ]
+    if answer.abstained:
+        return InlineKeyboardMarkup([votes])
     row = []
     if len(answer.citations) > shown:
         row.append(
@@ -150,4 +166,40 @@ def answer_keyboard(answer: Answer, shown: int = SHOWN_CITATIONS) -> InlineKeybo
         )
     share = " ".join(answer.question.split())[:INLINE_QUERY_LIMIT]
     row.append(InlineKeyboardButton(messages.SHARE_BUTTON, switch_inline_query=share))
-    return InlineKeyboardMarkup([row])
+    return InlineKeyboardMarkup([row, votes])
+
+
+def vote_data(direction: str, result_id: str | None) -> str:
+    """A vote button's callback data: "vote:up", or "vote:up:RESULT" inline (≤ 64 bytes)."""
+    return f"vote:{direction}" if result_id is None else f"vote:{direction}:{result_id}"
+
+
+def gaps_message(gaps: list[Gap], limit: int = MAX_LENGTH, most: int = GAPS_SHOWN) -> str:
+    """What the collection failed at, most frequent first: the first `most` that fit in one
+    message, then how many more there are."""
+    if not gaps:
+        return escape(messages.GAPS_EMPTY, quote=False)
+    text = messages.GAPS_HEADER
+    for shown, gap in enumerate(gaps):
+        entry = f"{text}\n\n{_gap_html(gap)}"
+        left = len(gaps) - shown - 1
+        if shown == most or utf16_length(entry + (_more(left) if left else "")) > limit:
+            return text + _more(len(gaps) - shown)
+        text = entry
+    return text
+
+
+def _more(count: int) -> str:
+    return f"\n\n<i>{escape(messages.GAPS_MORE.format(count=count), quote=False)}</i>"
+
+
+def _gap_html(gap: Gap) -> str:
+    label = messages.GAP_DECLINED if gap.kind == "declined" else messages.GAP_DISLIKED
+    line = messages.GAP_LINE.format(
+        count=gap.count, kind=label, date=gap.last_asked.date().isoformat()
+    )
+    lines = [escape(line, quote=False), f"<b>{escape(_preview(gap.question), quote=False)}</b>"]
+    if gap.doc_ids:
+        cited = escape(", ".join(gap.doc_ids), quote=False)
+        lines.append(f"<i>{escape(messages.GAP_CITED, quote=False)}</i> {cited}")
+    return "\n".join(lines)

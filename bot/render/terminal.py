@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 
 from bot import messages
+from bot.feedback import Gap
 from bot.render.sources import source_line
 from knowledge import Answer, AnswerKind, DocumentInfo
 
@@ -36,3 +38,24 @@ def render_answer(answer: Answer, *, color: bool) -> str:
 def render_sources(documents: list[DocumentInfo]) -> str:
     rows = [f"  - {source_line(doc)}" for doc in documents]
     return "\n".join([messages.TERMINAL_SOURCES_HEADER, *rows])
+
+
+def render_gaps(gaps: list[Gap]) -> str:
+    """A table of what the collection failed at; the documents each disliked answer cited
+    on the line under it."""
+    if not gaps:
+        return messages.GAPS_EMPTY
+    lines = [messages.GAPS_HEADER_TERMINAL]
+    for gap in gaps:
+        date = gap.last_asked.date().isoformat()
+        lines.append(f"{gap.count:>5}  {gap.kind:<8}  {date}  {_one_line(gap.question)}")
+        if gap.doc_ids:
+            lines.append(f"{'':29}cited: {', '.join(gap.doc_ids)}")
+    return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """`text` on one line, without control characters (no escape sequences reach the
+    terminal from a question someone typed)."""
+    visible = (ch for ch in text if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf"})
+    return " ".join("".join(visible).split())

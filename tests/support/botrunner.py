@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import build_application, serve
-from bot.batcher import EngineThread
+from bot.batcher import AnswerBackend, EngineThread
 from bot.services import Services, services
 from bot.settings import Settings, load_settings
 from knowledge import Engine
@@ -53,11 +53,13 @@ def bot_settings(emu: BotApiEmulator, state_dir: Path, **overrides: Any) -> Sett
 
 @contextmanager
 def running_bot(
-    emu: BotApiEmulator, engine: Engine, state_dir: Path, **overrides: Any
+    emu: BotApiEmulator, engine: Engine | AnswerBackend, state_dir: Path, **overrides: Any
 ) -> Iterator[RunningBot]:
-    """The real Application (build_application + serve) polling the emulator."""
+    """The real Application (build_application + serve) polling the emulator; answers come
+    from `engine` in a thread, or from a backend such as a fake one."""
     settings = bot_settings(emu, state_dir, **overrides)
-    application = build_application(settings, EngineThread(engine))
+    backend = EngineThread(engine) if isinstance(engine, Engine) else engine
+    application = build_application(settings, backend)
     loop = asyncio.new_event_loop()
     stop_event = asyncio.Event()
     errors: list[BaseException] = []

@@ -1092,6 +1092,25 @@ class BotApiEmulator:
             }
             return self.push_update({"callback_query": callback})
 
+    def press_inline_button(
+        self, user: JSON, data: str, inline_message_id: str | None = None
+    ) -> JSON:
+        """A ``callback_query`` update for pressing a button with ``data`` on a message posted
+        through inline mode: it carries ``inline_message_id`` (a fresh one unless given)
+        instead of the message."""
+        with self._lock:
+            number = next(self._world.serial)
+            query_id = str(5_000_000_000 + number)
+            self._api.open_callback_queries.add(query_id)
+            callback = {
+                "id": query_id,
+                "from": user,
+                "inline_message_id": inline_message_id or f"inline-{number}",
+                "chat_instance": str(10**15 + number),
+                "data": data,
+            }
+            return self.push_update({"callback_query": callback})
+
     # -- inspection
 
     @property
