@@ -1,7 +1,11 @@
-"""Search latency at scale: `retrieval.rank` over a synthetic index of 10,000 and 100,000 passages.
+"""Search latency at scale: the engine's search over a synthetic index of 10,000 and 100,000
+passages.
 
-Vectors are random unit vectors (no model runs); texts are words of the real corpus sampled
-with a Zipf distribution, mixed with synthetic names and numbers. Run from the repo root:
+One search is what `Engine._answer` does after encoding: `features.candidates`, the learned
+`Ranking.rank` and `confidence`, then `retrieval.hits` and `retrieval.select`. Vectors are
+random unit vectors (no model runs; a question's plain, subject and focus vectors are one
+vector); texts are words of the real corpus sampled with a Zipf distribution, mixed with
+synthetic names and numbers. Run from the repo root:
 `.venv/bin/python -m benchmarks.search_scale [--threads N]`.
 """
 
@@ -27,15 +31,18 @@ from benchmarks._common import (
     print_table,
     threads_option,
 )
-from knowledge import dense, retrieval
+from knowledge import dense, features, retrieval
 from knowledge.corpus import load_corpus
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage
+from knowledge.ranking import Ranking
 from knowledge.store import PassageIndex
+from knowledge.text import expected_answer
 
 SIZES = (10_000, 100_000)
 DIMENSION = 384
 QUERIES, RECALL_QUERIES, K = 300, 200, 10
+CITATIONS = 6  # EngineConfig.max_citations by default
 GOAL_P50_MS = 30.0
 ZIPF_EXPONENT = 1.1
 NAMES = 50_000
@@ -48,18 +55,17 @@ FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
-class Query:
-    """A synthetic question: its embedding, its words, and where they came from."""
+class Question:
+    """A synthetic question as the engine searches it, and the passage it was made from."""
 
-    vector: FloatArray
-    text: str
-    source: int  # the passage it was made from
+    query: features.Query
+    source: int
 
 
 def zipf(count: int) -> npt.NDArray[np.float64]:
     """Zipf probabilities over ranks 1..count."""
     weights = 1.0 / np.arange(1, count + 1) ** ZIPF_EXPONENT
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
 def vocabulary(rng: np.random.Generator) -> dict[str, list[str]]:
@@ -132,59 +138,112 @@ def build(rng: np.random.Generator, passages: list[Passage]) -> tuple[PassageInd
     return index, dense_s, lexical_s
 
 
-def make_queries(rng: np.random.Generator, index: PassageIndex, count: int) -> list[Query]:
-    """A perturbed passage vector with 2-5 consecutive words of that passage."""
+def make_queries(rng: np.random.Generator, index: PassageIndex, count: int) -> list[Question]:
+    """A perturbed passage vector with 2-5 consecutive words of that passage; the vector
+    stands for the plain, subject and focus vectors alike, the text for the focus text."""
     queries = []
     for source in rng.choice(len(index.passages), count, replace=False):
         noisy = index.passage_vectors[source] + rng.normal(0, QUERY_NOISE, DIMENSION)
+        vector = unit(noisy[None, :].astype(np.float32))[0]
         words = index.passages[source].text.split()
         size = int(rng.integers(2, 6))
         first = int(rng.integers(0, max(1, len(words) - size)))
         text = " ".join(words[first : first + size])
-        queries.append(Query(unit(noisy[None, :].astype(np.float32))[0], text, int(source)))
+        query = features.Query(
+            text=text,
+            vector=vector,
+            subject_vector=vector,
+            focus_vector=vector,
+            focus_text=text,
+            has_names=False,
+            answer_type=expected_answer(text),
+        )
+        queries.append(Question(query, int(source)))
     return queries
 
 
-def time_rank(index: PassageIndex, queries: list[Query]) -> list[float]:
-    """Seconds per `retrieval.rank` call, after a short untimed warm-up."""
-    weights = retrieval.Weights()
-    for query in queries[:10]:
-        retrieval.rank(index, query.vector, query.text, weights)
+def search(index: PassageIndex, ranking: Ranking, query: features.Query) -> list[retrieval.Hit]:
+    """The excerpts chosen for a question, by the steps of `Engine._answer`; `select` runs
+    even when the gate would decline, so every question pays for the whole path."""
+    found = features.candidates(index, query)
+    if found.passages.size == 0:
+        return []
+    order, scores = ranking.rank(found)
+    ranking.confidence(found, order)
+    return retrieval.select(index, retrieval.hits(found, order, scores), CITATIONS)
+
+
+def time_search(index: PassageIndex, ranking: Ranking, queries: list[Question]) -> list[float]:
+    """Seconds per `search`, after a short untimed warm-up."""
+    for question in queries[:10]:
+        search(index, ranking, question.query)
     durations = []
-    for query in queries:
+    for question in queries:
         start = time.perf_counter()
-        retrieval.rank(index, query.vector, query.text, weights)
+        search(index, ranking, question.query)
         durations.append(time.perf_counter() - start)
     return durations
 
 
-def time_stages(index: PassageIndex, queries: list[Query]) -> dict[str, list[float]]:
-    """Seconds per query of the main steps of `rank`, each timed alone."""
-    stages: dict[str, list[float]] = {"dense.search": [], "BM25 scores": [], "coverage": []}
-    for query in queries:
+def time_stages(
+    index: PassageIndex, ranking: Ranking, queries: list[Question]
+) -> dict[str, list[float]]:
+    """Seconds per query of the main steps of `search`, each timed alone: inside
+    `candidates`, its dense search, BM25 scores, coverage and sentence matching (all of it),
+    then `candidates` whole, the ranking (`rank` and `confidence`) and `hits` + `select`."""
+    names = ("dense.search", "BM25 scores", "coverage", "sentences", "candidates", "ranking")
+    stages: dict[str, list[float]] = {name: [] for name in (*names, "select")}
+    limit = features.CANDIDATES
+    for question in queries:
+        query = question.query
         start = time.perf_counter()
-        _, found = dense.search(index.dense, query.vector[None, :], retrieval.CANDIDATES)
+        _, found = dense.search(index.dense, np.stack([query.vector, query.subject_vector]), limit)
         searched = time.perf_counter()
         ids, unknown = index.lexical.term_ids(query.text)
+        focus_ids, focus_unknown = index.lexical.term_ids(query.focus_text)
         scores = index.lexical.scores(ids)
         scored = time.perf_counter()
-        top = np.argpartition(-scores, retrieval.CANDIDATES)[: retrieval.CANDIDATES]
-        candidates = np.unique(np.concatenate([found[0], top]))
+        top = np.argpartition(-scores, limit)[:limit]
+        passages = np.unique(np.concatenate([found.ravel(), top[scores[top] > 0]]))
+        passages = passages[passages >= 0]
         ready = time.perf_counter()
-        index.lexical.coverage(ids, unknown, candidates)
+        index.lexical.coverage(ids, unknown, passages)
+        index.lexical.coverage(focus_ids, focus_unknown, passages)
+        covered = time.perf_counter()
+        for vector in (query.vector, query.subject_vector, query.focus_vector):
+            features.sentence_match(index, passages, vector)
+            index.passage_vectors[passages] @ vector
+        matched = time.perf_counter()
+        candidates = features.candidates(index, query)
+        gathered = time.perf_counter()
+        order, probabilities = ranking.rank(candidates)
+        ranking.confidence(candidates, order)
+        ranked = time.perf_counter()
+        retrieval.select(index, retrieval.hits(candidates, order, probabilities), CITATIONS)
         end = time.perf_counter()
-        stages["dense.search"].append(searched - start)
-        stages["BM25 scores"].append(scored - searched)
-        stages["coverage"].append(end - ready)
+        for name, seconds in zip(
+            stages,
+            (
+                searched - start,
+                scored - searched,
+                covered - ready,
+                matched - covered,
+                gathered - matched,
+                ranked - gathered,
+                end - ranked,
+            ),
+            strict=True,
+        ):
+            stages[name].append(seconds)
     return stages
 
 
-def recall(index: PassageIndex, queries: list[Query]) -> tuple[float, float]:
+def recall(index: PassageIndex, queries: list[Question]) -> tuple[float, float]:
     """Recall@K of the chosen dense index against exact search, and how often its top K
     holds the query's source passage."""
     exact = faiss.IndexFlatIP(DIMENSION)
     exact.add(index.passage_vectors)
-    vectors = np.stack([q.vector for q in queries])
+    vectors = np.stack([q.query.vector for q in queries])
     _, chosen = index.dense.search(vectors, K)
     _, truth = exact.search(vectors, K)
     overlap = [len(set(a) & set(b)) / K for a, b in zip(chosen, truth, strict=True)]
@@ -205,8 +264,9 @@ def measure(size: int, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
     index, dense_s, lexical_s = build(rng, synthetic_passages(rng, size))
     queries = make_queries(rng, index, QUERIES)
-    latency = time_rank(index, queries)
-    stages = time_stages(index, queries)
+    ranking = Ranking.load()
+    latency = time_search(index, ranking, queries)
+    stages = time_stages(index, ranking, queries)
     rss = peak_rss_mb()  # before `recall` adds an exact index of its own
     recall_at_k, source_found = recall(index, queries[:RECALL_QUERIES])
     p50 = 1000 * float(np.median(latency))
@@ -216,7 +276,8 @@ def measure(size: int, seed: int = 0) -> list[str]:
         f"{dense_s:.1f} s",
         f"{lexical_s:.1f} s",
         f"{ms(latency)} ({goal(p50, GOAL_P50_MS)})",
-        " / ".join(f"{1000 * np.median(s):.2f}" for s in stages.values()),
+        " / ".join(f"{1000 * np.median(stages[s]):.2f}" for s in list(stages)[:4]),
+        " / ".join(f"{1000 * np.median(stages[s]):.2f}" for s in list(stages)[4:]),
         f"{recall_at_k:.3f}",
         f"{source_found:.3f}",
         f"{rss:.0f} MiB",
@@ -227,14 +288,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     threads_option(parser)
     limit_threads(parser.parse_args().threads)
-    print_header("retrieval.rank on synthetic passages (random unit vectors, Zipf texts)")
+    print_header(
+        "candidates + Ranking.rank/confidence + select on synthetic passages"
+        " (random unit vectors, Zipf texts)"
+    )
     labels = [
         "sentences / lexical vocabulary",
         "dense index chosen by dense.build_index",
         "dense build (train + add)",
         "lexical build (LexicalIndex.build)",
-        f"rank p50/p95/p99 ms, {QUERIES} queries",
-        "  p50 ms: dense.search / BM25 scores / coverage",
+        f"search p50/p95/p99 ms, {QUERIES} queries",
+        "  p50 ms: in candidates: dense.search / BM25 scores / coverage / sentences",
+        "  p50 ms: candidates / rank + confidence / select",
         f"dense recall@{K} vs exact flat, {RECALL_QUERIES} q",
         f"source passage in dense top {K}",
         "peak RSS of the process, up to this size",

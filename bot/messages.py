@@ -5,6 +5,14 @@ from __future__ import annotations
 
 # --- answers ---------------------------------------------------------------
 NOT_COVERED = "The documents I know don't cover that."
+# A question in another script: the documents are English, so is the engine.
+OTHER_LANGUAGE = {
+    "en": "I can only answer questions in English: my documents are in English. "
+    "Try, for example: {example}",
+    "zh": "我只能回答英文提问：我的文档都是英文的。请用英文提问，例如：{example}",
+    "ru": "Я отвечаю только на вопросы на английском: мои документы на английском. "
+    "Спросите, например: {example}",
+}
 CLOSEST_DOCUMENTS = "Closest documents:"
 EMPTY_QUESTION = "Please type a question, for example: {example}"
 TRUNCATED = "Your question was long; I read only its first part."

@@ -16,6 +16,7 @@ from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
 from knowledge.embedding import BUNDLED_MODEL, Encoder, Precision
 from knowledge.features import Candidates, Query, candidates
 from knowledge.focus import name_terms, split_focus
+from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.ranking import Ranking
@@ -159,6 +160,9 @@ class Engine:
         return found
 
     def _answer(self, question: str, query: Query, truncated: bool) -> Answer:
+        language = foreign_script(query.text)
+        if language is not None:  # the model reads English: never claim "not covered"
+            return Answer(question=question, kind=AnswerKind.OTHER_LANGUAGE, language=language)
         found = candidates(self.index, query)
         if found.passages.size == 0:
             return Answer(question=question, kind=AnswerKind.NOT_COVERED, truncated=truncated)

@@ -58,6 +58,7 @@ class Passage(_Frozen):
 class AnswerKind(StrEnum):
     ANSWERED = "answered"
     NOT_COVERED = "not_covered"
+    OTHER_LANGUAGE = "other_language"  # declined: asked in a language the documents are not in
     EMPTY_QUESTION = "empty_question"
 
 
@@ -84,6 +85,7 @@ class Answer(_Frozen):
     citations: tuple[Citation, ...] = ()
     closest: tuple[DocumentInfo, ...] = ()
     truncated: bool = False
+    language: str | None = None  # of a question in another script ("zh", "ru"), if any
 
     @property
     def abstained(self) -> bool:

@@ -16,7 +16,6 @@ IN_SCOPE = [
     ("Which lighting company's system lit the national stadium at the Olympics?", "Landsky"),
     ("Why do many SMEs end up depending on state subsidies?", "state subsidies"),
     ("What does Keanda Electronic Technology Corp. make?", "rail systems"),
-    ("小巨人是什么？", "小巨人"),
 ]
 
 # Written for these tests: nothing in the five articles is about any of them.
@@ -169,6 +168,19 @@ def _essence(answer: Answer) -> tuple[object, ...]:
         [(c.doc_id, c.start, c.end, c.highlight) for c in answer.citations],
         [d.doc_id for d in answer.closest],
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("小巨人是什么？", "zh"), ("Какие льготы получают малые гиганты?", "ru")],
+)
+def test_a_question_in_another_script_is_never_told_not_covered(
+    engine: Engine, question: str, language: str
+) -> None:
+    answer = engine.answer(question)
+    assert answer.kind is AnswerKind.OTHER_LANGUAGE
+    assert answer.language == language
+    assert not answer.citations
 
 
 def test_answer_many_keeps_order_and_matches_single_answers(engine: Engine) -> None:

@@ -34,7 +34,9 @@ def answer_messages(
     blocks = [question_header(answer.question)] if with_question else []
     if answer.truncated:
         blocks.append(f"<i>{escape(messages.TRUNCATED, quote=False)}</i>")
-    if answer.kind is AnswerKind.NOT_COVERED:
+    if answer.kind is AnswerKind.OTHER_LANGUAGE:
+        blocks.append(escape(other_language(answer.language), quote=False))
+    elif answer.kind is AnswerKind.NOT_COVERED:
         blocks.append(not_covered(answer.closest))
     else:
         for citation in answer.citations[first : first + count]:
@@ -53,6 +55,12 @@ def _preview(question: str) -> str:
     if len(preview) > _QUESTION_PREVIEW:
         preview = preview[: _QUESTION_PREVIEW - 1] + "…"
     return preview
+
+
+def other_language(language: str | None) -> str:
+    """The note for a question in another language, in that language where we have it."""
+    template = messages.OTHER_LANGUAGE.get(language or "en", messages.OTHER_LANGUAGE["en"])
+    return template.format(example=messages.EXAMPLE_QUESTION)
 
 
 def not_covered(closest: Iterable[DocumentInfo]) -> str:

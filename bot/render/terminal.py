@@ -17,6 +17,12 @@ def render_answer(answer: Answer, *, color: bool) -> str:
     if answer.kind is AnswerKind.EMPTY_QUESTION:
         return messages.EMPTY_QUESTION.format(example=messages.EXAMPLE_QUESTION)
     lines = [messages.TRUNCATED, ""] if answer.truncated else []
+    if answer.kind is AnswerKind.OTHER_LANGUAGE:
+        template = messages.OTHER_LANGUAGE.get(
+            answer.language or "en", messages.OTHER_LANGUAGE["en"]
+        )
+        lines.append(template.format(example=messages.EXAMPLE_QUESTION))
+        return "\n".join(lines)
     if answer.kind is AnswerKind.NOT_COVERED:
         lines.append(messages.NOT_COVERED)
         if answer.closest:
