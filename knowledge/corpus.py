@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -53,14 +52,6 @@ def load_document(path: Path) -> Document:
         raise CorpusError(f"{path}: {_first_problem(exc)}") from exc
     except TypeError as exc:
         raise CorpusError(f"{path}: {exc}") from exc
-
-
-def corpus_hash(documents: list[Document]) -> str:
-    """A digest of every document's content, to tell when an index is stale."""
-    digest = hashlib.sha256()
-    for doc in documents:
-        digest.update(doc.model_dump_json().encode("utf-8"))
-    return digest.hexdigest()
 
 
 def _first_problem(exc: ValidationError) -> str:
