@@ -86,5 +86,12 @@ TERMINAL_SOURCES_HEADER = "The articles I know:"
 
 # --- command line ----------------------------------------------------------
 INDEX_DONE = "Index {status}: {passages} passages from {documents} documents at {path}"
+ADDED_DOCUMENT = "Added {doc_id}: {title} ({passages} passages)"
+REMOVED_DOCUMENT = "Removed {doc_id}: {title}"
+NOTHING_ADDED = "{reason}; nothing was added"
+NOTHING_REMOVED = "{reason}; nothing was removed"
+DOCUMENT_LINE = "{doc_id}: {source} · {passages} passages · {origin}"
+BUNDLED = "bundled"
+FOLDER_ERROR = "{setting}: {reason}"
 EDITED = "I answer new messages, not edits: please send your question again."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."

@@ -32,6 +32,7 @@ from knowledge.passages import split_document
 from knowledge.safefiles import locked, sync_folder, write_atomic
 from knowledge.store import build_key, prepare, sync
 
+EncoderFactory = Callable[[], Encoder]
 REMOVED = "removed.txt"
 _LOCK = ".lock"
 _PLAN = ".change.json"
@@ -111,7 +112,7 @@ def listing(documents: list[Document], bundled_dir: Path, max_passage_words: int
 def add(
     config: EngineConfig,
     new: list[Document],
-    encoder: Callable[[], Encoder],
+    encoder: EncoderFactory,
     *,
     progress: bool = False,
 ) -> list[Listing]:
@@ -131,13 +132,11 @@ def add(
         key = build_key(config.model, config.max_passage_words)
         prepare(config.index_dir, key, stored, encoder, progress=progress)
         _commit(folder, list(files), [])
-        sync(config.index_dir, key, documents, encoder)
+        sync(config.index_dir, key, documents, encoder, progress=progress)
     return listing(stored, config.corpus_dir, config.max_passage_words)
 
 
-def remove(
-    config: EngineConfig, doc_ids: list[str], encoder: Callable[[], Encoder]
-) -> list[Listing]:
+def remove(config: EngineConfig, doc_ids: list[str], encoder: EncoderFactory) -> list[Listing]:
     """Take documents out (all or none): added ones are deleted, bundled ones recorded in
     `removed.txt`; their parts leave the index. IngestError for an unknown doc_id."""
     with _writing(config.collection_dir) as folder:

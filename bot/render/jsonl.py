@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from knowledge import Answer
+from knowledge.collection import Listing
 
 
 def answer_object(answer: Answer) -> dict[str, Any]:
@@ -35,3 +36,8 @@ def answer_object(answer: Answer) -> dict[str, Any]:
 
 def answer_line(answer: Answer) -> str:
     return json.dumps(answer_object(answer), ensure_ascii=False)
+
+
+def document_line(listing: Listing) -> str:
+    """One line of `python -m bot documents --json`."""
+    return json.dumps(listing.model_dump(), ensure_ascii=False)

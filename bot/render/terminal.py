@@ -7,6 +7,7 @@ import textwrap
 from bot import messages
 from bot.render.sources import source_line
 from knowledge import Answer, AnswerKind, DocumentInfo
+from knowledge.collection import Listing
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
 
@@ -36,3 +37,25 @@ def render_answer(answer: Answer, *, color: bool) -> str:
 def render_sources(documents: list[DocumentInfo]) -> str:
     rows = [f"  - {source_line(doc)}" for doc in documents]
     return "\n".join([messages.TERMINAL_SOURCES_HEADER, *rows])
+
+
+def added_line(listing: Listing) -> str:
+    return messages.ADDED_DOCUMENT.format(
+        doc_id=listing.doc_id, title=listing.title, passages=listing.passages
+    )
+
+
+def document_line(listing: Listing) -> str:
+    """One line of `python -m bot documents`: id, title and publisher, passages, origin."""
+    info = DocumentInfo(
+        doc_id=listing.doc_id,
+        title=listing.title,
+        publisher=listing.publisher,
+        published=listing.published,
+    )
+    return messages.DOCUMENT_LINE.format(
+        doc_id=listing.doc_id,
+        source=source_line(info),
+        passages=listing.passages,
+        origin=messages.BUNDLED if listing.bundled else listing.source,
+    )
