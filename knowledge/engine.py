@@ -16,7 +16,7 @@ from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
 from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
-from knowledge.store import MANIFEST, PassageIndex, build_key, load_or_build
+from knowledge.store import MANIFEST, PassageIndex, build_key, check_folder, load_or_build
 from knowledge.text import clean_question
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Engine:
         """Load the collection and model, and the index from disk (built or brought up to
         date if needed). With `wait=False`, CollectionBusyError while a change is written."""
         stamp = generation(config)
+        check_folder(config.index_dir)  # before the model takes seconds to load
         encoder = encoder or Encoder(config.model, config.query_precision)
         with collection.reading(config.collection_dir, wait=wait) as free:
             if not free:
