@@ -158,7 +158,7 @@ def test_bundled_documents_are_removed_by_record(setup: Setup) -> None:
 
 def _encrypted_pdf() -> bytes:
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(PDF))
-    writer.encrypt(user_password="secret", owner_password="owner")
+    writer.encrypt(user_password="secret", owner_password="owner")  # noqa: S106 - a test file
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
