@@ -7,7 +7,8 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from knowledge import Answer, Document, Engine
+from knowledge import Answer, Document, Engine, collection
+from knowledge.collection import Listing
 from knowledge.workers import Reloaded
 
 MAX_BATCH = 32
@@ -35,6 +36,10 @@ class AnswerBackend(Protocol):
 
     async def reload(self) -> Reloaded: ...
 
+    async def add(self, documents: list[Document]) -> list[Listing]: ...
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]: ...
+
     async def close(self) -> None: ...
 
 
@@ -56,13 +61,34 @@ class EngineThread:
 
     async def answer_many(self, questions: list[str]) -> list[Answer]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.engine.answer_many, questions)
+        return await loop.run_in_executor(self._executor, self._answer_many, questions)
+
+    def _answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answers from the collection as it is on disk (reloaded if another process changed it)."""
+        self.engine = self.engine.refreshed()
+        return self.engine.answer_many(questions)
 
     async def reload(self) -> Reloaded:
         """A new engine built in another thread; this one answers until it is ready."""
         engine = await asyncio.to_thread(self.engine.reloaded)
         self.engine = engine
         return Reloaded.of(engine)
+
+    async def add(self, documents: list[Document]) -> list[Listing]:
+        engine = self.engine
+        added = await asyncio.to_thread(
+            collection.add, engine.config, documents, lambda: engine.encoder
+        )
+        await self.reload()
+        return added
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        engine = self.engine
+        removed = await asyncio.to_thread(
+            collection.remove, engine.config, doc_ids, lambda: engine.encoder
+        )
+        await self.reload()
+        return removed
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -96,6 +122,12 @@ class AnswerBatcher:
 
     async def reload(self) -> Reloaded:
         return await self.backend.reload()
+
+    async def add(self, documents: list[Document]) -> list[Listing]:
+        return await self.backend.add(documents)
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        return await self.backend.remove(doc_ids)
 
     async def close(self) -> None:
         if self._worker is not None:

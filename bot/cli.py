@@ -1,4 +1,4 @@
-"""The `python -m bot` command line: run, chat, ask, index, gaps."""
+"""The `python -m bot` command line: run, chat, ask, index, gaps, add, remove, documents."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 from typing import BinaryIO
 
 from bot import messages
@@ -15,7 +16,7 @@ from bot.feedback import feedback_path, read_gaps
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
-from knowledge import Answer, Engine, KnowledgeError
+from knowledge import Answer, Engine, FolderError, KnowledgeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _JSON_BATCH = 32
@@ -73,7 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="print JSON lines: question, kind (declined or disliked), count, last_asked "
         "(ISO 8601, UTC), and doc_ids for disliked answers",
     )
+    _collection_commands(commands)
     return parser
+
+
+def _collection_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    add = commands.add_parser(
+        "add",
+        help="add documents to the collection (.md, .txt, .html, .htm, .pdf)",
+        description="Read each file (Markdown with or without front matter, plain text, a "
+        "web page or a PDF), store it in the collection folder (KNOWLEDGE_COLLECTION_DIR) as "
+        "Markdown with front matter, and index it; a running bot answers from it within "
+        "seconds. All or nothing: if one file is bad, none is added.",
+    )
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file to add")
+    remove = commands.add_parser(
+        "remove",
+        help="take documents out of the collection",
+        description="Take documents out by doc_id (see `documents`): added ones are "
+        "deleted from the collection folder, bundled ones are listed in its removed.txt.",
+    )
+    remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="a document's id")
+    documents = commands.add_parser(
+        "documents",
+        help="list the collection",
+        description="List the documents answers come from: the bundled articles not "
+        "removed and the documents added.",
+    )
+    documents.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line: doc_id, title, publisher, published, source, "
+        "passages, bundled",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FolderError as exc:
+        setting = f"KNOWLEDGE_{exc.setting.upper()}"
+        print(
+            f"error: {messages.FOLDER_ERROR.format(setting=setting, reason=exc)}", file=sys.stderr
+        )
         return EXIT_USAGE
     except KnowledgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -107,6 +146,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _index(settings, force=args.force)
     if args.command == "gaps":
         return _gaps(settings, as_json=args.json)
+    if args.command in {"add", "remove", "documents"}:
+        return _manage(args, settings)
     engine = Engine.load(settings.engine_config(), progress=sys.stderr.isatty())
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
@@ -115,13 +156,24 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return _ask(engine, args.question, as_json=args.json)
 
 
-def _index(settings: Settings, *, force: bool) -> int:
-    config = settings.engine_config()
-    if force and config.index_dir.exists():
-        import shutil  # noqa: PLC0415
+def _manage(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import manage  # noqa: PLC0415 - the readers load only for these commands
 
-        shutil.rmtree(config.index_dir)
-    engine = Engine.load(config, progress=True)
+    config = settings.engine_config()
+    if args.command == "add":
+        manage.add(config, args.paths)
+    elif args.command == "remove":
+        manage.remove(config, args.doc_ids)
+    else:
+        manage.documents(config, as_json=args.json)
+    return EXIT_OK
+
+
+def _index(settings: Settings, *, force: bool) -> int:
+    """Build or bring the index up to date; with `force`, embed every document again (the
+    folder keeps anything the index did not write)."""
+    config = settings.engine_config()
+    engine = Engine.load(config, progress=True, force=force)
     print(
         messages.INDEX_DONE.format(
             status=engine.index_status,

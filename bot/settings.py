@@ -11,9 +11,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge import EngineConfig
+from knowledge.config import (
+    MAX_FILE_BYTES,
+    MAX_TEXT_CHARS,
+    default_collection_dir,
+    default_index_dir,
+)
 from knowledge.corpus import DEFAULT_CORPUS_DIR
 from knowledge.embedding import BUNDLED_MODEL, Precision
-from knowledge.engine import default_index_dir
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 IdList = Annotated[frozenset[int], NoDecode]
@@ -41,7 +46,10 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     knowledge_model: str = BUNDLED_MODEL
     knowledge_corpus_dir: Path = DEFAULT_CORPUS_DIR
+    knowledge_collection_dir: Path = Field(default_factory=default_collection_dir)
     knowledge_index_dir: Path = Field(default_factory=default_index_dir)
+    knowledge_max_file_bytes: int = Field(default=MAX_FILE_BYTES, ge=1)
+    knowledge_max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=1)
     knowledge_query_precision: Precision = "auto"
     bot_state_dir: Path = Field(default_factory=_default_state_dir)
     bot_allowed_chat_ids: IdList = frozenset()
@@ -94,7 +102,10 @@ class Settings(BaseSettings):
         return EngineConfig(
             model=self.knowledge_model,
             corpus_dir=self.knowledge_corpus_dir,
+            collection_dir=self.knowledge_collection_dir,
             index_dir=self.knowledge_index_dir,
+            max_file_bytes=self.knowledge_max_file_bytes,
+            max_text_chars=self.knowledge_max_text_chars,
             query_precision=self.knowledge_query_precision,
         )
 

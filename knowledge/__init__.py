@@ -7,7 +7,9 @@ from knowledge.engine import Engine, EngineConfig
 from knowledge.errors import (
     CorpusError,
     EngineWorkerError,
+    FolderError,
     IndexCorruptError,
+    IngestError,
     KnowledgeError,
     ModelLoadError,
 )
@@ -23,7 +25,9 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "EngineWorkerError",
+    "FolderError",
     "IndexCorruptError",
+    "IngestError",
     "KnowledgeError",
     "ModelLoadError",
 ]

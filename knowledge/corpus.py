@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import yaml
@@ -65,12 +64,10 @@ def load_document(path: Path) -> Document:
         raise CorpusError(f"{path}: {exc}") from exc
 
 
-def corpus_hash(documents: list[Document]) -> str:
-    """A digest of every document's content, to tell when an index is stale."""
-    digest = hashlib.sha256()
-    for doc in documents:
-        digest.update(doc.model_dump_json().encode("utf-8"))
-    return digest.hexdigest()
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "document"
+    return f"field '{field}': {error['msg']}"
 
 
 def _scalar_text(key: object, value: object) -> object:
@@ -82,9 +79,3 @@ def _scalar_text(key: object, value: object) -> object:
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or "document"
-    return f"field '{field}': {error['msg']}"

@@ -9,19 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
-from knowledge import retrieval
-from knowledge.corpus import DEFAULT_CORPUS_DIR, load_corpus
-from knowledge.embedding import BUNDLED_MODEL, Encoder, Precision
+from knowledge import collection, retrieval
+from knowledge.config import EngineConfig, default_index_dir
+from knowledge.embedding import Encoder
+from knowledge.errors import KnowledgeError
 from knowledge.features import Candidates, Query, candidates
 from knowledge.focus import name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
-from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.ranking import Ranking
 from knowledge.spelling import SpellingCorrector
-from knowledge.store import PassageIndex, build_key, load_or_build
+from knowledge.store import MANIFEST, PassageIndex, build_key, check_folder, load_or_build
 from knowledge.subject import collection_subject
 from knowledge.text import clean_question, expected_answer
 
@@ -29,23 +28,30 @@ log = logging.getLogger(__name__)
 
 _QUERY_CACHE_SIZE = 4096
 
+__all__ = ["Engine", "EngineConfig", "default_index_dir"]
 
-def default_index_dir() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "little-giants-bot" / "index"
+Generation = tuple[tuple[int, int, int] | None, ...]
 
 
-class EngineConfig(BaseModel):
-    """What the engine is built from; the bot's settings fill it in."""
+class CollectionBusyError(KnowledgeError):
+    """A change of the collection is being written; the engine keeps what it has."""
 
-    model_config = ConfigDict(frozen=True)
 
-    model: str = BUNDLED_MODEL
-    corpus_dir: Path = DEFAULT_CORPUS_DIR
-    index_dir: Path = Field(default_factory=default_index_dir)
-    max_passage_words: int = Field(default=MAX_PASSAGE_WORDS, ge=10, le=80)
-    max_citations: int = Field(default=6, ge=1, le=10)
-    query_precision: Precision = "auto"
+def generation(config: EngineConfig) -> Generation:
+    """A cheap stamp of the collection and index on disk: it changes whenever a document is
+    added or removed (each change replaces the index manifest and files in the folders)."""
+    return tuple(
+        _stamp(path)
+        for path in (config.index_dir / MANIFEST, config.collection_dir, config.corpus_dir)
+    )
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
 
 
 class Engine:
@@ -58,8 +64,11 @@ class Engine:
         encoder: Encoder,
         index: PassageIndex,
         index_status: str,
+        *,
+        stamp: Generation = (),
     ) -> None:
         self.config = config
+        self.generation = stamp
         self.documents = documents
         self.encoder = encoder
         self.index = index
@@ -73,13 +82,29 @@ class Engine:
 
     @classmethod
     def load(
-        cls, config: EngineConfig, *, progress: bool = False, encoder: Encoder | None = None
+        cls,
+        config: EngineConfig,
+        *,
+        progress: bool = False,
+        encoder: Encoder | None = None,
+        force: bool = False,
+        wait: bool = True,
     ) -> Engine:
-        """Load the corpus and model, and the index from disk (built or rebuilt if needed)."""
-        documents = load_corpus(config.corpus_dir)
+        """Load the collection and model, and the index from disk (built or brought up to
+        date if needed). With `wait=False`, CollectionBusyError while a change is written."""
+        stamp = generation(config)
+        check_folder(config.index_dir)  # before the model takes seconds to load
         encoder = encoder or Encoder(config.model, config.query_precision)
-        key = build_key(documents, config.model, config.max_passage_words)
-        index, status = load_or_build(config.index_dir, key, documents, encoder, progress)
+        with collection.reading(config.collection_dir, wait=wait) as free:
+            if not free:
+                raise CollectionBusyError("the collection is being changed")
+            documents = collection.read_documents(
+                config.corpus_dir, config.collection_dir, config.max_text_chars
+            )
+            key = build_key(config.model, config.max_passage_words)
+            index, status = load_or_build(
+                config.index_dir, key, documents, lambda: encoder, progress=progress, force=force
+            )
         log.log(
             logging.DEBUG if status == "loaded" else logging.INFO,
             "index %s: %d passages from %d documents",
@@ -87,11 +112,22 @@ class Engine:
             len(index.passages),
             len(documents),
         )
-        return cls(config, documents, encoder, index, status)
+        return cls(config, documents, encoder, index, status, stamp=stamp)
 
     def reloaded(self, *, progress: bool = False) -> Engine:
-        """A new engine over the corpus as it is now on disk, sharing this one's model."""
+        """A new engine over the collection as it is now on disk, sharing this one's model."""
         return Engine.load(self.config, progress=progress, encoder=self.encoder)
+
+    def refreshed(self) -> Engine:
+        """This engine, or a new one sharing its model when documents were added or removed
+        since it was loaded: a few stat calls when nothing changed, and this engine also while
+        a change is still being written."""
+        if generation(self.config) == self.generation:
+            return self
+        try:
+            return Engine.load(self.config, encoder=self.encoder, wait=False)
+        except CollectionBusyError:
+            return self
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]

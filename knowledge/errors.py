@@ -19,3 +19,19 @@ class ModelLoadError(KnowledgeError):
 
 class EngineWorkerError(KnowledgeError):
     """An engine worker process died, or none could be started."""
+
+
+class FolderError(KnowledgeError):
+    """A folder of the engine cannot be used; `setting` names the EngineConfig field."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(setting, message)
+        self.setting = setting
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class IngestError(KnowledgeError):
+    """A file cannot be added to the collection; the message names the file and the reason."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +18,55 @@ FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
+class TermCounts:
+    """How often each term occurs in each passage: row p, column t is the count of `words[t]`."""
+
+    words: list[str]
+    counts: sparse.csr_matrix
+
+    @classmethod
+    def of(cls, texts: list[str]) -> TermCounts:
+        vocabulary: dict[str, int] = {}
+        rows, cols, values = [], [], []
+        for row, text in enumerate(texts):
+            for term, count in Counter(terms(text)).items():
+                rows.append(row)
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                values.append(count)
+        counts = sparse.csr_matrix(
+            (
+                np.asarray(values, np.int32),
+                (np.asarray(rows, np.int64), np.asarray(cols, np.int64)),
+            ),
+            shape=(len(texts), len(vocabulary)),
+            dtype=np.int32,
+        )
+        return cls(words=list(vocabulary), counts=counts)
+
+    @classmethod
+    def stack(cls, parts: list[TermCounts]) -> TermCounts:
+        """The rows of every part in order, over the union of their words."""
+        vocabulary: dict[str, int] = {}
+        blocks = []
+        for part in parts:
+            ids = np.asarray(
+                [vocabulary.setdefault(word, len(vocabulary)) for word in part.words], np.int64
+            )
+            coo = part.counts.tocoo()
+            blocks.append((coo.row, ids[coo.col], coo.data, part.counts.shape[0]))
+        offsets = np.cumsum([0] + [block[3] for block in blocks])
+        rows = np.concatenate([b[0] + o for b, o in zip(blocks, offsets, strict=False)] or [[]])
+        cols = np.concatenate([b[1] for b in blocks] or [[]])
+        data = np.concatenate([b[2] for b in blocks] or [[]])
+        counts = sparse.csr_matrix(
+            (data.astype(np.int32), (rows.astype(np.int64), cols.astype(np.int64))),
+            shape=(int(offsets[-1]), len(vocabulary)),
+            dtype=np.int32,
+        )
+        return cls(words=list(vocabulary), counts=counts)
+
+
+@dataclass(frozen=True)
 class LexicalIndex:
     """Eagerly weighted BM25: `weights[p, t]` is term t's BM25 contribution to passage p."""
 
@@ -28,29 +76,24 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        counts = [Counter(terms(text)) for text in texts]
-        vocabulary: dict[str, int] = {}
-        for counter in counts:
-            for term in counter:
-                vocabulary.setdefault(term, len(vocabulary))
-        rows, cols, tfs = [], [], []
-        for row, counter in enumerate(counts):
-            for term, count in counter.items():
-                rows.append(row)
-                cols.append(vocabulary[term])
-                tfs.append(count)
-        n_docs = len(texts)
-        tf = np.asarray(tfs, dtype=np.float32)
-        cols_arr = np.asarray(cols, dtype=np.int64)
-        df = np.bincount(cols_arr, minlength=len(vocabulary)).astype(np.float32)
+        return cls.from_counts(TermCounts.of(texts))
+
+    @classmethod
+    def from_counts(cls, term_counts: TermCounts) -> LexicalIndex:
+        """BM25 weights from term counts: no text is read again."""
+        coo = term_counts.counts.tocoo()
+        n_docs, n_terms = term_counts.counts.shape
+        tf = coo.data.astype(np.float32)
+        rows_arr, cols_arr = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        df = np.bincount(cols_arr, minlength=n_terms).astype(np.float32)
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
-        norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()), 1.0))
-        rows_arr = np.asarray(rows, dtype=np.int64)
+        lengths = np.asarray(term_counts.counts.sum(axis=1), dtype=np.float32).ravel()
+        norm = K1 * (1 - B + B * lengths / max(float(lengths.mean()) if n_docs else 0.0, 1.0))
         values = idf[cols_arr] * tf * (K1 + 1) / (tf + norm[rows_arr])
         weights = sparse.csc_matrix(
-            (values, (rows_arr, cols_arr)), shape=(n_docs, len(vocabulary)), dtype=np.float32
+            (values, (rows_arr, cols_arr)), shape=(n_docs, n_terms), dtype=np.float32
         )
+        vocabulary = {word: i for i, word in enumerate(term_counts.words)}
         return cls(vocabulary=vocabulary, idf=idf, weights=weights)
 
     def term_ids(self, query: str) -> tuple[npt.NDArray[np.int64], int]:
@@ -75,25 +118,3 @@ class LexicalIndex:
         total = float(idf.sum()) + unknown * float(self.idf.max(initial=1.0))
         present = (self.weights[:, ids][rows] > 0).astype(np.float32)  # columns first: CSC
         return np.asarray(present @ idf, dtype=np.float32).ravel() / total
-
-    def save(self, path: Path) -> None:
-        words = np.asarray(sorted(self.vocabulary, key=self.vocabulary.__getitem__))
-        np.savez(
-            path,
-            words=words,
-            idf=self.idf,
-            data=self.weights.data,
-            indices=self.weights.indices,
-            indptr=self.weights.indptr,
-            shape=np.asarray(self.weights.shape),
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> LexicalIndex:
-        with np.load(path, allow_pickle=False) as data:
-            shape = tuple(int(x) for x in data["shape"])
-            weights = sparse.csc_matrix(
-                (data["data"], data["indices"], data["indptr"]), shape=shape
-            )
-            vocabulary = {str(w): i for i, w in enumerate(data["words"])}
-            return cls(vocabulary=vocabulary, idf=data["idf"], weights=weights)

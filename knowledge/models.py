@@ -36,13 +36,14 @@ class DocumentInfo(_Frozen):
 
 
 class Document(DocumentInfo):
-    """A curated document: its metadata and its article body."""
+    """A curated document: its metadata, its article body, and the file it was added from."""
 
     body: str = Field(min_length=1)
+    source: str | None = None
 
     @property
     def info(self) -> DocumentInfo:
-        return DocumentInfo(**self.model_dump(exclude={"body"}))
+        return DocumentInfo(**self.model_dump(exclude={"body", "source"}))
 
 
 class Passage(_Frozen):

@@ -2,10 +2,11 @@
 
 In a thread, the encoder shares the interpreter lock with the event loop that feeds it, and
 each waits on the other; in its own process it does not. Each worker loads the corpus, the
-model and the index once, answers batches of questions, and rebuilds in a thread of its own
-while it goes on answering from the old index. A worker that dies is started again and its
-batch is tried once more; the workers exit when the parent does, even after a SIGKILL,
-because their end of the pipe closes.
+model and the index once, answers batches of questions, and adds, removes or rebuilds in a
+thread of its own while it goes on answering from the old index; before each batch it checks
+whether another process changed the collection, and loads the change if so. A worker that
+dies is started again and its batch is tried once more; the workers exit when the parent
+does, even after a SIGKILL, because their end of the pipe closes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge import collection
+from knowledge.collection import Listing
 from knowledge.engine import Engine, EngineConfig
 from knowledge.errors import EngineWorkerError, KnowledgeError
 from knowledge.models import Answer, Document
@@ -32,6 +35,7 @@ from knowledge.models import Answer, Document
 log = logging.getLogger(__name__)
 
 _STOP_SECONDS = 10.0
+_CHANGES = frozenset({"reload", "add", "remove"})
 
 
 class Reloaded(BaseModel):
@@ -80,27 +84,40 @@ def _serve(conn: Connection, config: EngineConfig, torch_threads: int) -> None:
         kind, request_id = request[0], request[1]
         if kind == "stop":
             return
-        if kind == "reload":
+        if kind in _CHANGES:
             threading.Thread(
-                target=_reload, args=(current, request_id, send), name="reload", daemon=True
+                target=_change, args=(current, request, send), name=kind, daemon=True
             ).start()
             continue
+        fresh = current[0].refreshed()
+        if fresh is not current[0]:  # documents were added or removed meanwhile
+            current[0] = fresh
+            send(("documents", request_id, fresh.documents))
         try:
             send(("answers", request_id, current[0].answer_many(request[2])))
         except Exception as exc:
             send(("error", request_id, _portable(exc)))
 
 
-def _reload(
-    current: list[Engine], request_id: int, send: Callable[[tuple[Any, ...]], None]
+def _change(
+    current: list[Engine], request: tuple[Any, ...], send: Callable[[tuple[Any, ...]], None]
 ) -> None:
+    """Add, remove or reload in a thread of its own; the worker answers from the engine it
+    has until the new one is ready."""
+    kind, request_id, payload = request
+    engine = current[0]
     try:
-        engine = current[0].reloaded()
+        result: Any = None
+        if kind == "add":
+            result = collection.add(engine.config, payload, lambda: engine.encoder)
+        elif kind == "remove":
+            result = collection.remove(engine.config, payload, lambda: engine.encoder)
+        engine = engine.reloaded()
     except Exception as exc:
         send(("error", request_id, _portable(exc)))
         return
     current[0] = engine
-    send(("reloaded", request_id, engine.documents, Reloaded.of(engine)))
+    send(("changed", request_id, engine.documents, result or Reloaded.of(engine)))
 
 
 def _portable(exc: Exception) -> KnowledgeError:
@@ -167,14 +184,31 @@ class EngineWorkers:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def reload(self) -> Reloaded:
-        """Rebuild from the corpus on disk: the first worker builds, then the others load what
-        it built. Every worker answers from its old index until its new one is ready."""
+        """Bring the index up to date with the collection on disk: the first worker writes,
+        then the others load what it wrote. Each answers from its old index meanwhile."""
         first, *others = self._workers
         documents, result = await self._ask(first, "reload", None)
         await asyncio.gather(*(self._ask(w, "reload", None) for w in others if w.ready.done()))
         self.documents = documents
         reloaded: Reloaded = result
         return reloaded
+
+    async def add(self, documents: list[Document]) -> list[Listing]:
+        """Store and index documents in one worker; the others see the change on disk before
+        their next batch and load it."""
+        return await self._change("add", documents)
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        return await self._change("remove", doc_ids)
+
+    async def _change(self, kind: str, payload: Any) -> list[Listing]:
+        worker = next((w for w in self._workers if _is_ready(w)), None)
+        if worker is None:
+            raise EngineWorkerError("no engine worker is running")
+        documents, listings = await self._ask(worker, kind, payload)
+        self.documents = documents
+        changed: list[Listing] = listings
+        return changed
 
     async def close(self) -> None:
         self._closing = True
@@ -227,12 +261,15 @@ class EngineWorkers:
             if not worker.ready.done():
                 worker.ready.set_exception(message[1])
             return
+        if kind == "documents":
+            self.documents = message[2]
+            return
         future = worker.pending.pop(message[1], None)
         if future is None or future.done():
             return
         if kind == "error":
             future.set_exception(message[2])
-        elif kind == "reloaded":
+        elif kind == "changed":
             future.set_result((message[2], message[3]))
         else:
             future.set_result(message[2])

@@ -47,7 +47,8 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
     """Run `python -m bot ARGS` in a clean environment and a temporary working directory.
 
     `env` adds or overrides variables; `index_dir` sets KNOWLEDGE_INDEX_DIR (a fresh
-    temporary directory otherwise). Nothing is written outside temporary directories.
+    temporary directory otherwise); the collection folder is a fresh one unless `env` sets
+    KNOWLEDGE_COLLECTION_DIR. Nothing is written outside temporary directories.
     """
     home = tmp_path_factory.mktemp("cli-home")
 
@@ -64,6 +65,7 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
             "PYTHONPATH": str(REPO),  # this checkout's code, whichever one the venv installed
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
+            "XDG_DATA_HOME": str(cwd / "data"),  # so each run starts with no added documents
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),

@@ -1,4 +1,5 @@
-"""The index on disk: loaded when it matches, rebuilt when stale or corrupt, never served bad."""
+"""The index on disk: one part per document; loaded when it matches, brought up to date by
+embedding only what changed, repaired when a part is damaged, never served bad."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from knowledge import AnswerKind, Engine, EngineConfig, IndexCorruptError
 from knowledge.corpus import load_corpus
 from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.lexical import LexicalIndex
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.store import BuildKey, build_key, load_index
 from tests.conftest import CORPUS_DIR
@@ -23,6 +26,21 @@ QUESTION = "Which product of Kofon Motion Group is used for peeling crayfish?"
 EXPECTED = "Kofon Motion Group produces machines for peeling crayfish"
 
 
+class CountingEncoder:
+    """The real encoder, counting the texts it embeds."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.inner = encoder
+        self.texts: list[str] = []
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> Any:
+        self.texts += texts
+        return self.inner.encode(texts, batch_size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def _copy_corpus(target: Path, names: tuple[str, ...] = SMALL_CORPUS) -> Path:
     target.mkdir(parents=True)
     for name in names:
@@ -30,12 +48,17 @@ def _copy_corpus(target: Path, names: tuple[str, ...] = SMALL_CORPUS) -> Path:
     return target
 
 
+def _config(root: Path, corpus: Path) -> EngineConfig:
+    return EngineConfig(
+        corpus_dir=corpus, index_dir=root / "index", collection_dir=root / "collection"
+    )
+
+
 @pytest.fixture(scope="module")
 def pristine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """A small-corpus engine whose freshly built index the tests copy and damage."""
     root = tmp_path_factory.mktemp("store")
-    corpus = _copy_corpus(root / "corpus")
-    engine = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=root / "index"), encoder=encoder)
+    engine = Engine.load(_config(root, _copy_corpus(root / "corpus")), encoder=encoder)
     assert engine.index_status == "built (no index yet)"
     return engine
 
@@ -46,8 +69,12 @@ def _copy_of(pristine: Engine, tmp_path: Path) -> EngineConfig:
     return pristine.config.model_copy(update={"index_dir": index_dir})
 
 
-def _key(config: EngineConfig) -> BuildKey:
-    return build_key(load_corpus(config.corpus_dir), BUNDLED_MODEL, MAX_PASSAGE_WORDS)
+def _key() -> BuildKey:
+    return build_key(BUNDLED_MODEL, MAX_PASSAGE_WORDS)
+
+
+def _parts(index_dir: Path) -> list[Path]:
+    return sorted((index_dir / "parts").iterdir())
 
 
 def _assert_answers_like(engine: Engine, pristine: Engine) -> None:
@@ -64,69 +91,68 @@ def _assert_answers_like(engine: Engine, pristine: Engine) -> None:
 
 
 def test_built_then_loaded(pristine: Engine, encoder: Encoder) -> None:
-    files = {p.name for p in pristine.config.index_dir.iterdir()}
-    assert {
-        "manifest.json",
-        "passages.json",
-        "passages.faiss",
-        "passages.npy",
-        "sentences.npy",
-        "lexical.npz",
-    } <= files
-    again = Engine.load(pristine.config, encoder=encoder)
+    index_dir = pristine.config.index_dir
+    assert {p.name for p in index_dir.iterdir()} == {"manifest.json", "parts", ".lock"}
+    assert len(_parts(index_dir)) == len(SMALL_CORPUS)
+    counting = CountingEncoder(encoder)
+    again = Engine.load(pristine.config, encoder=counting)  # type: ignore[arg-type]
     assert again.index_status == "loaded"
-    assert len(again.index.passages) == len(pristine.index.passages)
+    assert counting.texts == []
     assert again.index.passages == pristine.index.passages
     np.testing.assert_array_equal(again.index.sentence_vectors, pristine.index.sentence_vectors)
     _assert_answers_like(again, pristine)
-    # no staging or retired folders are left next to the index
-    siblings = [p.name for p in pristine.config.index_dir.parent.iterdir()]
-    assert not [name for name in siblings if name.startswith(".index-")]
 
 
-def test_edited_document_makes_index_stale_and_rebuilt(
+def test_bm25_from_stored_counts_equals_a_fresh_build(pristine: Engine) -> None:
+    fresh = LexicalIndex.build([p.text for p in pristine.index.passages])
+    assembled = pristine.index.lexical
+    assert assembled.vocabulary == fresh.vocabulary
+    np.testing.assert_allclose(assembled.idf, fresh.idf, rtol=1e-6)
+    np.testing.assert_allclose(assembled.weights.toarray(), fresh.weights.toarray(), rtol=1e-5)
+
+
+def test_an_edited_document_alone_is_embedded_again(
     pristine: Engine, encoder: Encoder, tmp_path: Path
 ) -> None:
     corpus = _copy_corpus(tmp_path / "corpus")
-    index_dir = tmp_path / "index"
-    shutil.copytree(pristine.config.index_dir, index_dir)
-    config = EngineConfig(corpus_dir=corpus, index_dir=index_dir)
+    config = _copy_of(pristine, tmp_path).model_copy(update={"corpus_dir": corpus})
     assert Engine.load(config, encoder=encoder).index_status == "loaded"
 
     path = corpus / "future-industry-leader-2025.md"
-    text = path.read_text(encoding="utf-8")
     new = "In Hubei, the Zorblax Widget Works builds submarine periscopes for lake ferries."
-    path.write_text(text.rstrip("\n") + f"\n\n{new}\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + f"\n\n{new}\n", "utf-8")
 
-    rebuilt = Engine.load(config, encoder=encoder)
-    assert rebuilt.index_status.startswith("built")
-    assert "stale" in rebuilt.index_status
-    assert "corpus_hash" in rebuilt.index_status
-    assert any(p.text == new for p in rebuilt.index.passages)
-    answer = rebuilt.answer("What does the Zorblax Widget Works build?")
+    counting = CountingEncoder(encoder)
+    updated = Engine.load(config, encoder=counting)  # type: ignore[arg-type]
+    assert updated.index_status == "updated (1 embedded, 1 dropped)"
+    edited = [p for p in updated.index.passages if p.doc_id == "future-industry-leader-2025"]
+    assert counting.texts[: len(edited)] == [p.text for p in edited]
+    assert len(counting.texts) == len(edited) + sum(len(p.sentences) for p in edited)
+    assert len(_parts(config.index_dir)) == len(SMALL_CORPUS)  # the old part is gone
+    answer = updated.answer("What does the Zorblax Widget Works build?")
     assert answer.kind is AnswerKind.ANSWERED
     assert answer.citations[0].text == new
     assert Engine.load(config, encoder=encoder).index_status == "loaded"
 
 
-def test_changed_passage_size_makes_index_stale(
+def test_changed_passage_size_makes_the_whole_index_stale(
     pristine: Engine, encoder: Encoder, tmp_path: Path
 ) -> None:
     config = _copy_of(pristine, tmp_path).model_copy(update={"max_passage_words": 30})
     engine = Engine.load(config, encoder=encoder)
-    assert engine.index_status.startswith("built")
-    assert "max_passage_words" in engine.index_status
+    assert engine.index_status == "built (stale: max_passage_words changed)"
+    assert len(_parts(config.index_dir)) == len(SMALL_CORPUS)
 
 
-def _truncate_faiss(index_dir: Path) -> None:
-    path = index_dir / "passages.faiss"
+def _truncate_part(index_dir: Path) -> None:
+    path = _parts(index_dir)[0]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def _flip_sentence_bytes(index_dir: Path) -> None:
-    path = index_dir / "sentences.npy"
+def _flip_vector_bytes(index_dir: Path) -> None:
+    path = _parts(index_dir)[-1]
     data = bytearray(path.read_bytes())
-    for offset in range(len(data) - 200, len(data) - 100):  # in the vectors, past the header
+    for offset in range(len(data) // 2, len(data) // 2 + 100):
         data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
 
@@ -135,34 +161,30 @@ def _garbage_manifest(index_dir: Path) -> None:
     (index_dir / "manifest.json").write_bytes(b"\x00{not json at all\xff")
 
 
-def _delete_lexical(index_dir: Path) -> None:
-    (index_dir / "lexical.npz").unlink()
-
-
-def _empty_passages(index_dir: Path) -> None:
-    (index_dir / "passages.json").write_text("", encoding="utf-8")
+def _delete_part(index_dir: Path) -> None:
+    _parts(index_dir)[0].unlink()
 
 
 CORRUPTIONS: dict[str, Callable[[Path], None]] = {
-    "truncated passages.faiss": _truncate_faiss,
-    "flipped bytes in sentences.npy": _flip_sentence_bytes,
+    "truncated part": _truncate_part,
+    "flipped bytes in a part": _flip_vector_bytes,
     "garbage manifest.json": _garbage_manifest,
-    "deleted lexical.npz": _delete_lexical,
-    "emptied passages.json": _empty_passages,
+    "deleted part": _delete_part,
 }
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
-def test_corruption_is_detected_and_rebuilt(
+def test_corruption_is_detected_and_repaired(
     pristine: Engine, encoder: Encoder, tmp_path: Path, corrupt: Callable[[Path], None]
 ) -> None:
     config = _copy_of(pristine, tmp_path)
+    documents = load_corpus(config.corpus_dir)
     corrupt(config.index_dir)
     with pytest.raises(IndexCorruptError):
-        load_index(config.index_dir, _key(config))
+        load_index(config.index_dir, _key(), documents)
 
     engine = Engine.load(config, encoder=encoder)
-    assert engine.index_status.startswith("built (")
+    assert engine.index_status.startswith(("built (", "repaired ("))
     assert engine.index_status != "built (no index yet)"
     _assert_answers_like(engine, pristine)
     assert Engine.load(config, encoder=encoder).index_status == "loaded"
@@ -170,11 +192,13 @@ def test_corruption_is_detected_and_rebuilt(
 
 def _rewrite_checksums(index_dir: Path) -> None:
     """Make the manifest agree with damaged files, so only reading them can tell."""
-    from knowledge.store import _sha256  # noqa: PLC0415 - forging a manifest
+    import hashlib  # noqa: PLC0415
 
     manifest_path = index_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["files"] = {name: _sha256(index_dir / name) for name in manifest["files"]}
+    for entry in manifest["parts"]:
+        data = (index_dir / "parts" / entry["file"]).read_bytes()
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
@@ -182,41 +206,31 @@ def test_damage_behind_valid_checksums_is_still_refused(
     pristine: Engine, encoder: Encoder, tmp_path: Path
 ) -> None:
     config = _copy_of(pristine, tmp_path)
-    index_dir = config.index_dir
-    key = _key(config)
-
-    sentences = np.load(index_dir / "sentences.npy")
-    np.save(index_dir / "sentences.npy", sentences[:-3])
-    _rewrite_checksums(index_dir)
-    with pytest.raises(IndexCorruptError):
-        load_index(index_dir, key)
-
-    shutil.rmtree(index_dir)
-    shutil.copytree(pristine.config.index_dir, index_dir)
-    _truncate_faiss(index_dir)
-    _rewrite_checksums(index_dir)
-    with pytest.raises(IndexCorruptError):
-        load_index(index_dir, key)
-
-    shutil.rmtree(index_dir)
-    shutil.copytree(pristine.config.index_dir, index_dir)
-    (index_dir / "passages.json").write_text('[{"doc_id": 5}]', encoding="utf-8")
-    _rewrite_checksums(index_dir)
-    with pytest.raises(IndexCorruptError):
-        load_index(index_dir, key)
-
+    documents = load_corpus(config.corpus_dir)
+    part = _parts(config.index_dir)[0]
+    with np.load(part) as arrays:
+        saved = dict(arrays)
+    saved["sentence_vectors"] = saved["sentence_vectors"][:-3]
+    with part.open("wb") as handle:
+        np.savez(handle, **saved)
+    _rewrite_checksums(config.index_dir)
+    with pytest.raises(IndexCorruptError, match="disagree"):
+        load_index(config.index_dir, _key(), documents)
     engine = Engine.load(config, encoder=encoder)
-    assert engine.index_status.startswith("built (")
+    assert engine.index_status.startswith("repaired (")
     _assert_answers_like(engine, pristine)
 
 
 def test_missing_index_is_not_found_and_stale_key_is_refused(
     pristine: Engine, tmp_path: Path
 ) -> None:
+    documents = load_corpus(pristine.config.corpus_dir)
     with pytest.raises(FileNotFoundError):
-        load_index(tmp_path / "absent", _key(pristine.config))
+        load_index(tmp_path / "absent", _key(), documents)
     config = _copy_of(pristine, tmp_path)
-    stale = build_key(load_corpus(config.corpus_dir)[:1], BUNDLED_MODEL, MAX_PASSAGE_WORDS)
+    stale = _key().model_copy(update={"model": "another-model"})
     with pytest.raises(IndexCorruptError, match="stale"):
-        load_index(config.index_dir, stale)
-    assert load_index(config.index_dir, _key(config)).passages == pristine.index.passages
+        load_index(config.index_dir, stale, documents)
+    with pytest.raises(IndexCorruptError, match="documents changed"):
+        load_index(config.index_dir, _key(), documents[:1])
+    assert load_index(config.index_dir, _key(), documents).passages == pristine.index.passages

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.feedback import Gap
 from knowledge import Answer
+from knowledge.collection import Listing
 
 
 def answer_object(answer: Answer) -> dict[str, Any]:
@@ -47,3 +48,8 @@ def gap_line(gap: Gap) -> str:
 
 def _line(text: str) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def document_line(listing: Listing) -> str:
+    """One line of `python -m bot documents --json`."""
+    return _line(json.dumps(listing.model_dump(), ensure_ascii=False))

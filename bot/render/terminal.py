@@ -9,6 +9,7 @@ from bot import messages
 from bot.feedback import Gap
 from bot.render.sources import source_line
 from knowledge import Answer, AnswerKind, DocumentInfo
+from knowledge.collection import Listing
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
 
@@ -65,3 +66,25 @@ def _one_line(text: str) -> str:
     terminal from a question someone typed)."""
     visible = (ch for ch in text if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf"})
     return " ".join("".join(visible).split())
+
+
+def added_line(listing: Listing) -> str:
+    return messages.ADDED_DOCUMENT.format(
+        doc_id=listing.doc_id, title=listing.title, passages=listing.passages
+    )
+
+
+def document_line(listing: Listing) -> str:
+    """One line of `python -m bot documents`: id, title and publisher, passages, origin."""
+    info = DocumentInfo(
+        doc_id=listing.doc_id,
+        title=listing.title,
+        publisher=listing.publisher,
+        published=listing.published,
+    )
+    return messages.DOCUMENT_LINE.format(
+        doc_id=listing.doc_id,
+        source=source_line(info),
+        passages=listing.passages,
+        origin=messages.BUNDLED if listing.bundled else listing.source,
+    )
