@@ -204,7 +204,7 @@ class Engine:
             return Answer(question=question, kind=AnswerKind.NOT_COVERED, truncated=truncated)
         order, scores = self.ranking.rank(found)
         ranked = retrieval.hits(found, order, scores)
-        if self.ranking.confidence(found, order) < self.ranking.threshold:
+        if not self.ranking.answers(found, order):
             return Answer(
                 question=question,
                 kind=AnswerKind.NOT_COVERED,
