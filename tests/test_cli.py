@@ -123,8 +123,8 @@ def test_index_builds_with_progress_in_a_temp_dir(
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name in ("future-industry-leader-2025.md", "two-sessions-little-giants.md"):
-        shutil.copy(CORPUS_DIR / name, corpus / name)
+    for path in CORPUS_DIR.glob("*.md"):  # enough text for a progress bar to be shown
+        shutil.copy(path, corpus / path.name)
     index_dir = tmp_path / "fresh" / "index"
     cache = tmp_path / "cache"
     result = run_bot(
@@ -136,7 +136,7 @@ def test_index_builds_with_progress_in_a_temp_dir(
     assert "Traceback" not in result.stderr
     summary = result.stdout.strip().splitlines()
     assert len(summary) == 1, result.stdout
-    expected = r"Index built \(no index yet\): \d+ passages from 2 documents at "
+    expected = r"Index built \(no index yet\): \d+ passages from 5 documents at "
     assert re.fullmatch(expected + re.escape(str(index_dir)), summary[0]), summary[0]
     assert "Embedding" in result.stderr and "100%" in result.stderr  # the progress bar
     assert (index_dir / "manifest.json").is_file()
