@@ -101,12 +101,12 @@ def _fail(*args: object, **kwargs: object) -> None:
 @pytest.mark.parametrize("step", ["knowledge.store.embed_parts", "knowledge.collection._commit"])
 def test_a_crash_before_the_commit_leaves_everything_as_before(
     config: EngineConfig,
-    engine: Engine,
     encoder: Encoder,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     step: str,
 ) -> None:
+    engine = Engine.load(config, encoder=encoder)
     before = _doc_ids(config)
     manifest = (config.index_dir / "manifest.json").read_bytes()
     docs = [_document(config, tmp_path, "quibble"), _document(config, tmp_path, "zorblax")]
