@@ -147,6 +147,12 @@ def load_or_build(
         return load_index(directory, key, documents), status
 
 
+def read_index(directory: Path, key: BuildKey, documents: list[Document]) -> PassageIndex:
+    """`load_index` under the readers' lock: never a part a writer is deleting."""
+    with locked(directory / _LOCK, exclusive=False):
+        return load_index(directory, key, documents)
+
+
 def load_index(directory: Path, key: BuildKey, documents: list[Document]) -> PassageIndex:
     """The index as it is; FileNotFoundError when absent, IndexCorruptError when it does not
     match `documents` and `key` or a part is damaged."""
