@@ -467,8 +467,7 @@ def _sentence_start(passages: list[Passage]) -> npt.NDArray[np.int64]:
 
 def _encode_with_progress(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:
     chunks = []
-    quiet = not progress or len(texts) <= _BATCH  # a bar only where there is a wait to show
-    with tqdm(total=len(texts), desc="Embedding", unit="text", disable=quiet) as bar:
+    with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), _BATCH):
             chunks.append(encoder.encode(texts[start : start + _BATCH]))
             bar.update(len(chunks[-1]))
