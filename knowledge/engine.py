@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge import collection, retrieval
-from knowledge.config import EngineConfig, default_index_dir
+from knowledge.config import EngineConfig
 from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
 from knowledge.focus import Focus, name_terms, split_focus
@@ -29,8 +29,6 @@ from knowledge.text import clean_question
 log = logging.getLogger(__name__)
 
 _QUERY_CACHE_SIZE = 4096
-
-__all__ = ["Engine", "EngineConfig", "default_index_dir"]
 
 Generation = tuple[tuple[int, int, int] | None, ...]
 
