@@ -14,7 +14,7 @@ from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.conftest import CORPUS_DIR, RunBot
 
-COMMANDS = ("run", "chat", "ask", "index")
+COMMANDS = ("run", "chat", "ask", "index", "add", "remove", "documents")
 ANSI = re.compile(r"\x1b\[")
 
 CONTRACT = {
