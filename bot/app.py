@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, messages
+from bot import handlers, messages, uploads
 from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
 from bot.delivery import Delivery
 from bot.feedback import FeedbackStore, feedback_path
@@ -88,6 +88,7 @@ def build_application(settings: Settings, backend: AnswerBackend) -> Application
     bot = JournalBot(
         settings.token(),
         base_url=settings.telegram_base_url,
+        base_file_url=_file_url(settings.telegram_base_url),
         request=sending,
         get_updates_request=polling,
         journal=journal,
@@ -116,6 +117,11 @@ def build_application(settings: Settings, backend: AnswerBackend) -> Application
     return application
 
 
+def _file_url(base_url: str) -> str:
+    """Where files are downloaded from: Telegram's `.../bot` API gives `.../file/bot`."""
+    return base_url.removesuffix("bot") + "file/bot"
+
+
 def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     new = filters.UpdateType.MESSAGE
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
@@ -128,6 +134,8 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
         ("stats", handlers.stats_command),
         ("reindex", handlers.reindex_command),
         ("gaps", handlers.gaps_command),
+        ("documents", uploads.documents_command),
+        ("remove", uploads.remove_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=new))
     app.add_handler(MessageHandler(new & filters.StatusUpdate.MIGRATE, handlers.migrated))
@@ -136,11 +144,13 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(
         MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, handlers.group_text)
     )
+    app.add_handler(MessageHandler(new & private & filters.Document.ALL, uploads.received))
     app.add_handler(MessageHandler(new & private, handlers.not_text))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, handlers.edited))
     app.add_handler(InlineQueryHandler(handlers.inline_query))
     app.add_handler(CallbackQueryHandler(handlers.more_sources, pattern=r"^more:\d+$"))
     app.add_handler(CallbackQueryHandler(handlers.vote, pattern=handlers.VOTE_PATTERN))
+    app.add_handler(CallbackQueryHandler(uploads.button, pattern=r"^upload:(add|cancel):"))
     app.add_error_handler(handlers.on_error)
 
 

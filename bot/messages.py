@@ -68,6 +68,20 @@ REINDEX_DONE = "Index rebuilt: {passages} passages from {documents} documents in
 REINDEX_FAILED = "The rebuild failed; I keep answering from the old index. Reason: {reason}"
 REINDEX_RUNNING = "A rebuild is already running."
 INTERNAL_ERROR = "Sorry, something went wrong on my side. Please try again."
+
+# --- the collection, for admins ------------------------------------------------
+UPLOAD_TOO_BIG = "That file is {size}; Telegram lets me download files of up to 20 MB."
+UPLOAD_REFUSED = "I can't add that file: {reason}"
+UPLOAD_READ = (
+    "I read <b>{title}</b> ({publisher}): {size}, {passages} passages. Add it to the collection?"
+)
+ADD_BUTTON = "Add"
+CANCEL_BUTTON = "Cancel"
+UPLOAD_ADDED = "Added {doc_id}: {title} ({passages} passages). I answer from it now."
+UPLOAD_CANCELLED = "Not added."
+UPLOAD_EXPIRED = "That upload is no longer pending; please send the file again."
+REMOVE_USAGE = "Usage: /remove DOC_ID (the ids are in /documents)"
+COLLECTION_HEADER = "<b>The collection</b> (ids for /remove)"
 STATS = (
     "<b>Since start</b> ({uptime})\nQuestions answered: {answered}\nAbstained: {abstained} "
     "({abstain_rate:.0%})\nLatency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms\n"

@@ -3,7 +3,8 @@
 It knows nothing of Telegram; `bot` adapts it to chats.
 """
 
-from knowledge.engine import Engine, EngineConfig
+from knowledge.config import EngineConfig
+from knowledge.engine import Engine
 from knowledge.errors import (
     CorpusError,
     EngineWorkerError,

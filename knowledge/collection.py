@@ -38,6 +38,7 @@ _LOCK = ".lock"
 _PLAN = ".change.json"
 _STAGING = ".change"
 _SETTING = "collection_dir"
+_FEW_PASSAGES = 20
 _REMOVED_HEADER = "# Bundled documents taken out of the collection, one doc_id a line.\n"
 
 
@@ -130,6 +131,8 @@ def add(
         stored = [load_document(path) for path in staged]  # as every reader will see them
         documents = sorted([*current, *stored], key=lambda doc: doc.doc_id)
         key = build_key(config.model, config.max_passage_words)
+        passages = sum(len(split_document(doc, config.max_passage_words)) for doc in stored)
+        progress = progress and passages > _FEW_PASSAGES  # a bar only where there is a wait
         prepare(config.index_dir, key, stored, encoder, progress=progress)
         _commit(folder, list(files), [])
         sync(config.index_dir, key, documents, encoder, progress=progress)

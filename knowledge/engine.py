@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge import collection, retrieval
-from knowledge.config import EngineConfig, default_index_dir
+from knowledge.config import EngineConfig
 from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
 from knowledge.features import Candidates, Query, candidates
@@ -20,15 +20,20 @@ from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.ranking import Ranking
 from knowledge.spelling import SpellingCorrector
-from knowledge.store import MANIFEST, PassageIndex, build_key, check_folder, load_or_build
+from knowledge.store import (
+    MANIFEST,
+    PassageIndex,
+    build_key,
+    check_folder,
+    load_or_build,
+    read_index,
+)
 from knowledge.subject import collection_subject
 from knowledge.text import clean_question, expected_answer
 
 log = logging.getLogger(__name__)
 
 _QUERY_CACHE_SIZE = 4096
-
-__all__ = ["Engine", "EngineConfig", "default_index_dir"]
 
 Generation = tuple[tuple[int, int, int] | None, ...]
 
@@ -88,23 +93,44 @@ class Engine:
         progress: bool = False,
         encoder: Encoder | None = None,
         force: bool = False,
-        wait: bool = True,
     ) -> Engine:
         """Load the collection and model, and the index from disk (built or brought up to
-        date if needed). With `wait=False`, CollectionBusyError while a change is written."""
+        date if needed)."""
+        return cls._load(config, progress=progress, encoder=encoder, force=force)
+
+    @classmethod
+    def _load(
+        cls,
+        config: EngineConfig,
+        *,
+        progress: bool = False,
+        encoder: Encoder | None = None,
+        force: bool = False,
+        refresh: bool = False,
+    ) -> Engine:
+        """With `refresh`, only what is on disk as it is: CollectionBusyError while a change
+        is being written, IndexCorruptError where the index would need work."""
         stamp = generation(config)
         check_folder(config.index_dir)  # before the model takes seconds to load
         encoder = encoder or Encoder(config.model, config.query_precision)
-        with collection.reading(config.collection_dir, wait=wait) as free:
+        with collection.reading(config.collection_dir, wait=not refresh) as free:
             if not free:
                 raise CollectionBusyError("the collection is being changed")
             documents = collection.read_documents(
                 config.corpus_dir, config.collection_dir, config.max_text_chars
             )
             key = build_key(config.model, config.max_passage_words)
-            index, status = load_or_build(
-                config.index_dir, key, documents, lambda: encoder, progress=progress, force=force
-            )
+            if refresh:
+                index, status = read_index(config.index_dir, key, documents), "loaded"
+            else:
+                index, status = load_or_build(
+                    config.index_dir,
+                    key,
+                    documents,
+                    lambda: encoder,
+                    progress=progress,
+                    force=force,
+                )
         log.log(
             logging.DEBUG if status == "loaded" else logging.INFO,
             "index %s: %d passages from %d documents",
@@ -120,13 +146,19 @@ class Engine:
 
     def refreshed(self) -> Engine:
         """This engine, or a new one sharing its model when documents were added or removed
-        since it was loaded: a few stat calls when nothing changed, and this engine also while
-        a change is still being written."""
-        if generation(self.config) == self.generation:
+        since it was loaded: a few stat calls when nothing changed. It never embeds (that
+        is for whoever changed the documents, or /reindex): while a change is being written,
+        or if the index on disk does not match the documents, this engine goes on."""
+        stamp = generation(self.config)
+        if stamp == self.generation:
             return self
         try:
-            return Engine.load(self.config, encoder=self.encoder, wait=False)
+            return Engine._load(self.config, encoder=self.encoder, refresh=True)
         except CollectionBusyError:
+            return self  # looked at again before the next batch
+        except (KnowledgeError, FileNotFoundError) as exc:
+            log.warning("documents changed on disk but not loaded (%s); /reindex loads them", exc)
+            self.generation = stamp  # not tried again until something else changes
             return self
 
     def answer(self, question: str) -> Answer:

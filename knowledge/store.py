@@ -147,6 +147,12 @@ def load_or_build(
         return load_index(directory, key, documents), status
 
 
+def read_index(directory: Path, key: BuildKey, documents: list[Document]) -> PassageIndex:
+    """`load_index` under the readers' lock: never a part a writer is deleting."""
+    with locked(directory / _LOCK, exclusive=False):
+        return load_index(directory, key, documents)
+
+
 def load_index(directory: Path, key: BuildKey, documents: list[Document]) -> PassageIndex:
     """The index as it is; FileNotFoundError when absent, IndexCorruptError when it does not
     match `documents` and `key` or a part is damaged."""
@@ -461,8 +467,7 @@ def _sentence_start(passages: list[Passage]) -> npt.NDArray[np.int64]:
 
 def _encode_with_progress(encoder: Encoder, texts: list[str], progress: bool) -> np.ndarray:
     chunks = []
-    quiet = not progress or len(texts) <= _BATCH  # a bar only where there is a wait to show
-    with tqdm(total=len(texts), desc="Embedding", unit="text", disable=quiet) as bar:
+    with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), _BATCH):
             chunks.append(encoder.encode(texts[start : start + _BATCH]))
             bar.update(len(chunks[-1]))

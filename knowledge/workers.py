@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge import collection
 from knowledge.collection import Listing
-from knowledge.engine import Engine, EngineConfig
+from knowledge.config import EngineConfig
+from knowledge.engine import Engine
 from knowledge.errors import EngineWorkerError, KnowledgeError
 from knowledge.models import Answer, Document
 

@@ -14,7 +14,7 @@ from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.conftest import CORPUS_DIR, RunBot
 
-COMMANDS = ("run", "chat", "ask", "index", "gaps")
+COMMANDS = ("run", "chat", "ask", "index", "gaps", "add", "remove", "documents")
 ANSI = re.compile(r"\x1b\[")
 
 CONTRACT = {

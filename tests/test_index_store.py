@@ -234,3 +234,20 @@ def test_missing_index_is_not_found_and_stale_key_is_refused(
     with pytest.raises(IndexCorruptError, match="documents changed"):
         load_index(config.index_dir, _key(), documents[:1])
     assert load_index(config.index_dir, _key(), documents).passages == pristine.index.passages
+
+
+def test_an_index_of_the_former_format_is_replaced_and_its_files_deleted(
+    pristine: Engine, encoder: Encoder, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    former = ("passages.json", "passages.faiss", "passages.npy", "sentences.npy", "lexical.npz")
+    for name in former:
+        (index_dir / name).write_bytes(b"format 2")
+    manifest = {"key": {"format_version": 2}, "passages": 1, "sentences": 1, "files": {}}
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    config = pristine.config.model_copy(update={"index_dir": index_dir})
+    engine = Engine.load(config, encoder=encoder)
+    assert engine.index_status.startswith("built (unreadable manifest")
+    assert not [name for name in former if (index_dir / name).exists()]
+    _assert_answers_like(engine, pristine)

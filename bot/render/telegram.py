@@ -211,3 +211,34 @@ def _gap_html(gap: Gap) -> str:
         cited = escape(", ".join(gap.doc_ids), quote=False)
         lines.append(f"<i>{escape(messages.GAP_CITED, quote=False)}</i> {cited}")
     return "\n".join(lines)
+
+
+# --- the collection, for admins ------------------------------------------------------------
+def upload_summary(document: DocumentInfo, size: str, passages: int) -> str:
+    return messages.UPLOAD_READ.format(
+        title=escape(document.title, quote=False),
+        publisher=escape(document.publisher, quote=False),
+        size=escape(size, quote=False),
+        passages=passages,
+    )
+
+
+def upload_keyboard(token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(messages.ADD_BUTTON, callback_data=f"upload:add:{token}"),
+                InlineKeyboardButton(
+                    messages.CANCEL_BUTTON, callback_data=f"upload:cancel:{token}"
+                ),
+            ]
+        ]
+    )
+
+
+def collection_list(documents: Iterable[DocumentInfo]) -> list[str]:
+    """Each document's id and source, in as few messages as fit."""
+    rows = [
+        f"<code>{escape(doc.doc_id, quote=False)}</code> {source_html(doc)}" for doc in documents
+    ]
+    return pack([messages.COLLECTION_HEADER, *rows])

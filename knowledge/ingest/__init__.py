@@ -67,7 +67,7 @@ def same_text(doc: Document) -> str:
 
 def slug(text: str) -> str:
     """A doc_id from a title: lower-case ASCII words joined by hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     return "-".join(words[:_SLUG_WORDS]) or "document"
 

@@ -78,8 +78,8 @@ def _title(root: etree._Element, data: bytes) -> str | None:
         return title
     page = _clean(html.unescape(match.group(1).decode("utf-8", "replace")))
     segments = _TITLE_SEPARATOR.split(page or "")
-    names = {title.casefold(), (site or "").casefold()}
-    if len(segments) > 1 and any(segment.casefold() in names for segment in segments[1:]):
+    site_wide = {(site or "").casefold(), *(segment.casefold() for segment in segments[1:])}
+    if len(segments) > 1 and title.casefold() in site_wide:
         return segments[0]
     return title
 

@@ -35,7 +35,9 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 
 MAX_CAPTION_LENGTH = 1024
+MAX_DOWNLOAD_BYTES = 20 * 2**20  # bots may download files of up to 20 MB
 _PATH_RE = re.compile(r"/bot([^/]+)/([A-Za-z0-9_]+)/?")
+_FILE_PATH_RE = re.compile(r"/file/bot([^/]+)/(.+)")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _AUTO_ENTITY_RE = re.compile(
     r"(?<![\w/@])(?:(?P<command>/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?)"
@@ -434,6 +436,7 @@ class _World:
         self.allowed_updates = _DEFAULT_ALLOWED_UPDATES
         self.webhook_url = ""
         self.serial = itertools.count(1)
+        self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id: path, content, size
 
     def add_chat(self, chat: JSON) -> JSON:
         self.chats[chat["id"]] = chat
@@ -545,6 +548,7 @@ class _BotApi:
             "getMyCommands": lambda params: self.commands.get(self._commands_key(params), []),
             "deleteMyCommands": self.delete_my_commands,
             "getChat": self.get_chat,
+            "getFile": self.get_file,
         }
         for method, kind in _SEND_MEDIA_METHODS.items():
             self.handlers[method] = functools.partial(self.send_media, kind)
@@ -769,6 +773,17 @@ class _BotApi:
     def delete_my_commands(self, params: JSON) -> bool:
         self.commands.pop(self._commands_key(params), None)
         return True
+
+    def get_file(self, params: JSON) -> JSON:
+        stored = self.world.files.get(str(params.get("file_id")))
+        if stored is None:
+            raise _bad("invalid file_id")
+        path, _, size = stored
+        if size > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
+        file_id = str(params["file_id"])
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size,
+                "file_path": path}  # fmt: skip
 
     def get_chat(self, params: JSON) -> JSON:
         chat = self.world.chat(params.get("chat_id"), sending=False)
@@ -1039,6 +1054,27 @@ class BotApiEmulator:
                 fields["caption_entities"] = entities
         return self._inbound("message", chat, user, fields)
 
+    def send_document(
+        self,
+        chat: JSON,
+        user: JSON,
+        data: bytes,
+        file_name: str,
+        *,
+        mime_type: str = "application/octet-stream",
+        file_size: int | None = None,
+    ) -> JSON:
+        """A ``message`` update with a document the bot can fetch with getFile and download
+        from ``/file/bot<token>/<file_path>``; ``file_size`` may claim more than ``data``."""
+        size = len(data) if file_size is None else file_size
+        with self._lock:
+            number = next(self._world.serial)
+            document = _file(
+                "document", number, file_name=file_name, mime_type=mime_type, file_size=size
+            )
+            self._world.files[document["file_id"]] = (f"documents/file_{number}", data, size)
+        return self._inbound("message", chat, user, {"document": document})
+
     def channel_post(self, chat: JSON, text: str) -> JSON:
         """A ``channel_post`` update in channel ``chat``."""
         if chat["type"] != "channel":
@@ -1248,6 +1284,8 @@ class BotApiEmulator:
     # -- request handling (runs in the server thread)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/file/"):
+            return self._download(request)
         call = Call(method=request.path, params={}, time=time.monotonic())
         try:
             call.params = await _read_params(request)
@@ -1283,6 +1321,19 @@ class BotApiEmulator:
                 with self._lock:
                     call.status = 0
         return web.json_response(body, status=status)
+
+    def _download(self, request: web.Request) -> web.StreamResponse:
+        """A file's content, as Telegram serves what getFile pointed to."""
+        match = _FILE_PATH_RE.fullmatch(request.path)
+        with self._lock:
+            found = [
+                content
+                for path, content, _ in self._world.files.values()
+                if match and match.group(1) == self.token and path == match.group(2)
+            ]
+        if not found:
+            return web.json_response(_ApiError(404, "Not Found").body(), status=404)
+        return web.Response(body=found[0], content_type="application/octet-stream")
 
     def _authorize(self, path: str) -> str:
         """The canonical method name of a request path, or Telegram's 401/404 error."""
