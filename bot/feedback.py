@@ -130,6 +130,25 @@ class FeedbackStore:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def question_at(self, chat_id: int, message_id: int) -> str | None:
+        """The question (as searched) of the answer a chat message carries, if recorded."""
+        row = self._db.execute(
+            "SELECT a.question FROM answer_messages m JOIN answers a ON a.id = m.answer_id "
+            "WHERE m.chat_id = ? AND m.message_id = ?",
+            (chat_id, message_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def last_question(self, chat_id: int, within: float) -> str | None:
+        """The question of the chat's latest answer, if it was asked `within` seconds."""
+        row = self._db.execute(
+            "SELECT a.question FROM answers a WHERE a.asked >= ? AND a.id IN "
+            "(SELECT answer_id FROM answer_messages WHERE chat_id = ?) "
+            "ORDER BY a.asked DESC, a.id DESC LIMIT 1",
+            (self._clock() - within, chat_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def record_inline(self, answer: Answer, result_id: str) -> None:
         """Record an answer offered inline (again: the newest answer for its result id)."""
         if answer.kind is AnswerKind.EMPTY_QUESTION:

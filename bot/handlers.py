@@ -29,11 +29,12 @@ from bot.addressing import group_question, is_greeting, strip_mention
 from bot.delivery import NO_PREVIEW
 from bot.feedback import DOWN, UP, VoteResult
 from bot.render import telegram as render
-from bot.services import Context, services
-from knowledge import Answer
+from bot.services import Context, Services, services
+from knowledge import Answer, follow_up, is_elliptical
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()
+FOLLOW_UP_SECONDS = 300  # in private, a question this soon after the last may follow it
 
 
 # --- access ----------------------------------------------------------------
@@ -136,24 +137,37 @@ async def _answer_in_chat(update: Update, context: Context, question: str) -> No
         return
     started = time.monotonic()
     _in_background(svc.delivery.show_typing(message.chat_id, _thread(message)))
-    answer = await svc.batcher.answer(question)
-    sent = await _reply(
-        update, context, render.answer_messages(answer), render.answer_keyboard(answer)
-    )
+    searched = _with_context(svc, message, question)
+    answer = await svc.batcher.answer(searched)
+    texts = render.answer_messages(answer, asked=question)
+    sent = await _reply(update, context, texts, render.answer_keyboard(answer))
     svc.feedback.record_answer(answer, [(m.chat_id, m.message_id) for m in sent])
     svc.stats.record(answer, time.monotonic() - started)
 
 
+def _with_context(svc: Services, message: Message, question: str) -> str:
+    """A follow-up ("and when was that?") is searched with the question it follows: the
+    one answered by the message it replies to, or in private the last one, if recent."""
+    if not is_elliptical(question):
+        return question
+    replied = message.reply_to_message
+    previous = None
+    if replied is not None and replied.from_user is not None and replied.from_user.is_bot:
+        previous = svc.feedback.question_at(replied.chat_id, replied.message_id)
+    elif _private(message):
+        previous = svc.feedback.last_question(message.chat_id, FOLLOW_UP_SECONDS)
+    return follow_up(previous, question) if previous else question
+
+
 # --- buttons ---------------------------------------------------------------
 async def more_sources(update: Update, context: Context) -> None:
-    """The next excerpts, as a reply to the answer; the question comes from the message
-    the answer replies to, so the button works across restarts."""
+    """The next excerpts, as a reply to the answer; the question is the one recorded with
+    the answer (as searched), else the message the answer replies to."""
     query = update.callback_query
     assert query is not None and query.data is not None
     shown = int(query.data.split(":", 1)[1])
     answer_message = query.message if isinstance(query.message, Message) else None
-    original = answer_message.reply_to_message if answer_message else None
-    question = strip_mention(original.text or "", context.bot.username) if original else ""
+    question = _answered_question(context, answer_message) if answer_message else ""
     if answer_message is None or not question:
         await query.answer(messages.ANSWER_EXPIRED)
         return
@@ -180,6 +194,16 @@ async def more_sources(update: Update, context: Context) -> None:
         await answer_message.edit_reply_markup(
             render.answer_keyboard(answer, len(answer.citations))
         )
+
+
+def _answered_question(context: Context, answer_message: Message) -> str:
+    recorded = services(context).feedback.question_at(
+        answer_message.chat_id, answer_message.message_id
+    )
+    if recorded is not None:
+        return recorded
+    original = answer_message.reply_to_message
+    return strip_mention(original.text or "", context.bot.username) if original else ""
 
 
 # --- feedback --------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # --- answers ---------------------------------------------------------------
 NOT_COVERED = "The documents I know don't cover that."
+TAKEN_AS = "Taken as: {question}"
 # A question in another script: the documents are English, so is the engine.
 OTHER_LANGUAGE = {
     "en": "I can only answer questions in English: my documents are in English. "

@@ -14,6 +14,7 @@ from knowledge.errors import (
     KnowledgeError,
     ModelLoadError,
 )
+from knowledge.followup import follow_up, is_elliptical
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 
 __all__ = [
@@ -31,4 +32,6 @@ __all__ = [
     "IngestError",
     "KnowledgeError",
     "ModelLoadError",
+    "follow_up",
+    "is_elliptical",
 ]

@@ -24,14 +24,20 @@ _LINKABLE = re.compile(r"^https?://[^\s/?#]+\S*$")  # Telegram refuses links wit
 
 
 def answer_messages(
-    answer: Answer, *, first: int = 0, count: int = SHOWN_CITATIONS, with_question: bool = True
+    answer: Answer,
+    *,
+    first: int = 0,
+    count: int = SHOWN_CITATIONS,
+    with_question: bool = True,
+    asked: str | None = None,
 ) -> list[str]:
-    """The answer as one or more HTML messages, split between excerpts, each within limits."""
+    """The answer as one or more HTML messages, split between excerpts, each within limits.
+    `asked`: what the user wrote, when the question searched was taken from it (a follow-up)."""
     if answer.kind is AnswerKind.EMPTY_QUESTION:
         return [
             escape(messages.EMPTY_QUESTION.format(example=messages.EXAMPLE_QUESTION), quote=False)
         ]
-    blocks = [question_header(answer.question)] if with_question else []
+    blocks = [question_header(answer.question, asked)] if with_question else []
     if answer.truncated:
         blocks.append(f"<i>{escape(messages.TRUNCATED, quote=False)}</i>")
     if answer.kind is AnswerKind.OTHER_LANGUAGE:
@@ -44,8 +50,11 @@ def answer_messages(
     return pack(blocks)
 
 
-def question_header(question: str) -> str:
-    return f"❓ <b>{escape(_preview(question), quote=False)}</b>"
+def question_header(question: str, asked: str | None = None) -> str:
+    if asked is None or asked == question:
+        return f"❓ <b>{escape(_preview(question), quote=False)}</b>"
+    taken = escape(messages.TAKEN_AS.format(question=_preview(question)), quote=False)
+    return f"❓ <b>{escape(_preview(asked), quote=False)}</b>\n<i>{taken}</i>"
 
 
 def _preview(question: str) -> str:
