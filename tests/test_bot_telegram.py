@@ -22,6 +22,7 @@ from knowledge import AnswerKind, Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.support.botrunner import assert_valid_html_everywhere, running_bot
 from tests.support.emulator import BotApiEmulator, Call
+from tests.support.keyboards import button, buttons
 from tests.support.telegram_html import MAX_MESSAGE_LENGTH, check_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -75,17 +76,6 @@ def entity_spans(message: JSON, kind: str) -> list[tuple[int, int]]:
 
 def text_after(message: JSON, utf16_end: int) -> str:
     return message["text"].encode("utf-16-le")[2 * utf16_end :].decode("utf-16-le")
-
-
-def buttons(message: JSON) -> list[JSON]:
-    markup = message.get("reply_markup") or {}
-    return [button for row in markup.get("inline_keyboard", []) for button in row]
-
-
-def button(message: JSON, text: str) -> JSON:
-    found = [b for b in buttons(message) if b["text"] == text]
-    assert found, f"no {text!r} button in {buttons(message)}"
-    return found[0]
 
 
 def sent_call(emu: BotApiEmulator, message: JSON) -> Call:

@@ -21,6 +21,7 @@ from tests.conftest import RunBot
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.canned_backend import CannedBackend
 from tests.support.emulator import BotApiEmulator
+from tests.support.keyboards import button, buttons
 from tests.support.telegram_html import check_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -58,17 +59,6 @@ def replies(emu: BotApiEmulator, message: JSON) -> list[JSON]:
 
 def wait_reply(emu: BotApiEmulator, message: JSON) -> JSON:
     found = emu.wait_for(lambda: replies(emu, message), TIMEOUT, description="a reply")
-    return found[0]
-
-
-def buttons(message: JSON) -> list[JSON]:
-    markup = message.get("reply_markup") or {}
-    return [button for row in markup.get("inline_keyboard", []) for button in row]
-
-
-def button(message: JSON, text: str) -> JSON:
-    found = [b for b in buttons(message) if b["text"] == text]
-    assert found, f"no {text!r} button in {buttons(message)}"
     return found[0]
 
 
