@@ -20,7 +20,7 @@ from benchmarks.train_ranking import cross_validate, english_examples
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig
 
-STRENGTH = 0.1  # as chosen by `python -m benchmarks.train_ranking`
+STRENGTH = 0.3  # as chosen by `python -m benchmarks.train_ranking`
 
 
 def report(name: str, outcomes: Sequence[Outcome]) -> None:

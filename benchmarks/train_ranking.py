@@ -32,6 +32,10 @@ ENGLISH_KINDS = frozenset(
 )
 STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0)
 DECLINE_WEIGHT = 1.0  # a wrongly answered negative costs as much as a missed answer
+# Below this learned confidence the plain-relevance floor does not apply. Chosen on held-out
+# folds as the highest value that declines more hard negatives without losing an answer
+# (BENCHMARKS.md): 0.15 declined 2 more of 40, 0.2 began to cost answers.
+FLOOR = 0.15
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def fit(train: Sequence[Example], strength: float) -> Ranking:
     gate = _logistic(gate_x, gate_y, GATE_FEATURES, strength)
     probability = 1 / (1 + np.exp(-gate.logits(gate_x)))
     threshold = _best_threshold(usable, ranker, probability)
-    return Ranking(ranker=ranker, gate=gate, threshold=threshold)
+    return Ranking(ranker=ranker, gate=gate, threshold=threshold, floor=FLOOR)
 
 
 def cross_validate(

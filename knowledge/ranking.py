@@ -52,6 +52,7 @@ class Ranking(BaseModel):
     ranker: LinearModel
     gate: LinearModel
     threshold: float
+    floor: float = 0.0  # below this confidence even a plainly relevant passage is declined
 
     @model_validator(mode="after")
     def _features_match(self) -> Ranking:
@@ -70,10 +71,12 @@ class Ranking(BaseModel):
         return order, _sigmoid(logits)
 
     def answers(self, found: Candidates, order: npt.NDArray[np.int64]) -> bool:
-        """The gate: the learned confidence, or a plainly relevant best passage."""
-        return self.confidence(found, order) >= self.threshold or plainly_relevant(
-            found, int(order[0])
-        )
+        """The gate: the learned confidence, or a plainly relevant best passage that the
+        learned gate does not rule out."""
+        confidence = self.confidence(found, order)
+        if confidence >= self.threshold:
+            return True
+        return confidence >= self.floor and plainly_relevant(found, int(order[0]))
 
     def confidence(self, found: Candidates, order: npt.NDArray[np.int64]) -> float:
         """The gate's probability that the best candidate answers the question."""
