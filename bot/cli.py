@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Iterator
 from itertools import islice
@@ -12,6 +13,7 @@ from bot import messages
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
+from bot.statedir import StateDirInUseError, claimed
 from knowledge import Engine, KnowledgeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -61,17 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        secrets = (
-            [settings.telegram_bot_token.get_secret_value()]
-            if (settings.telegram_bot_token)
-            else []
-        )
-        configure_logging(settings.log_level, secrets)
+        configure_logging(settings.log_level, settings.secrets())
         return _dispatch(args, settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KnowledgeError as exc:
+    except (KnowledgeError, StateDirInUseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -80,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        settings.token()  # fail fast, before loading the model
-        from bot.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
-
-        return run_bot(settings)
+        return _run(settings)
     if args.command == "index":
         return _index(settings, force=args.force)
     engine = Engine.load(settings.engine_config(), progress=sys.stderr.isatty())
@@ -92,6 +86,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return chat(engine, settings)
     return _ask(engine, args.question, as_json=args.json)
+
+
+def _run(settings: Settings) -> int:
+    """Serve Telegram. Until the event loop takes signals over, SIGTERM stops start-up as
+    Ctrl-C does, wherever it is (loading the model, say); a stop at start-up is a clean exit."""
+    settings.token()  # fail fast, before loading the model
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with claimed(settings.bot_state_dir):  # before anything else touches the state
+            from bot.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
+
+            return run_bot(settings)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 def _index(settings: Settings, *, force: bool) -> int:

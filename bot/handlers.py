@@ -245,6 +245,7 @@ async def stats_command(update: Update, context: Context) -> None:
         limited=svc.limiter.refused,
         duplicates=svc.journal.duplicates,
         blocked=svc.delivery.blocked,
+        conflicts=svc.stats.polling_conflicts,
     )
     await _reply(update, context, [text])
 

@@ -16,7 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 
-CORPUS_DIR = Path(__file__).resolve().parents[1] / "knowledge" / "corpus"
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_DIR = ROOT / "knowledge" / "corpus"
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -39,7 +40,8 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
     """Run `python -m bot ARGS` in a clean environment and a temporary working directory.
 
     `env` adds or overrides variables; `index_dir` sets KNOWLEDGE_INDEX_DIR (a fresh
-    temporary directory otherwise). Nothing is written outside temporary directories.
+    temporary directory otherwise). Nothing is written outside temporary directories. The
+    code run is this checkout's, and no token comes from a `.env` of the project.
     """
     home = tmp_path_factory.mktemp("cli-home")
 
@@ -53,6 +55,8 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         cwd = tmp_path_factory.mktemp("cli-cwd")
         clean = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": "",
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
             "HF_HUB_OFFLINE": "1",

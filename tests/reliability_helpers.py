@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from bot import messages
+from bot.batcher import EngineThread
 from bot.render.telegram import answer_messages
-from knowledge import Engine, EngineConfig
+from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.emulator import BotApiEmulator, Call
@@ -43,6 +44,18 @@ def copy_corpus_and_index(engine: Engine, encoder: Encoder, root: Path) -> tuple
     own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
     assert own.index_status == "loaded"
     return corpus, index
+
+
+class RecordingEngineThread(EngineThread):
+    """The engine in a thread, noting every question it answers, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.questions: list[str] = []
+
+    async def answer_many(self, questions: list[str]) -> list[Answer]:
+        self.questions.extend(questions)
+        return await super().answer_many(questions)
 
 
 @contextmanager
