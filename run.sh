@@ -7,7 +7,9 @@ cd "$(dirname "$0")"
 scripts/bootstrap.sh
 export HF_HUB_OFFLINE=1
 .venv/bin/python -m bot index
-if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] || grep -qs '^TELEGRAM_BOT_TOKEN=.' .env; then
+# A token line in .env may start with `export` and quote its value, as in a shell script.
+token_line="^[[:space:]]*(export[[:space:]]+)?TELEGRAM_BOT_TOKEN[[:space:]]*=[[:space:]]*[\"']?[^[:space:]\"'#]"
+if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] || grep -Eqs "$token_line" .env; then
     exec .venv/bin/python -m bot run
 fi
 exec .venv/bin/python -m bot chat

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import itertools
 import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -27,17 +33,22 @@ from bot import handlers, messages, uploads
 from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
 from bot.delivery import Delivery
 from bot.feedback import FeedbackStore, feedback_path
-from bot.journal import UpdateJournal
-from bot.ratelimit import QuestionLimiter, SendLimiter
+from bot.http_client import AiohttpRequest
+from bot.journal import UpdateJournal, update_key
+from bot.logs import configure_logging
+from bot.ratelimit import GROUP_WINDOW_SECONDS, QuestionLimiter, SendLimiter
 from bot.services import Services, install, services
 from bot.settings import Settings, SettingsError
-from bot.transport import ResilientRequest
+from bot.stats import Stats
+from bot.transport import ResilientRequest, backoff
 from knowledge import Engine
 from knowledge.workers import EngineWorkers
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10
+STARTUP_FIRST_DELAY, STARTUP_MAX_DELAY = 1.0, 60.0  # seconds between start-up attempts
+POLLING_QUIET_SECONDS = 300.0  # a polling failure after this long without one is logged again
 
 
 class JournalBot(ExtBot[None]):
@@ -54,37 +65,81 @@ class JournalBot(ExtBot[None]):
         return updates
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """An update of the last run that was never finished, queued again with its journal key
+    (the key of its stored payload, whatever a fresh digest of it might say)."""
+
+    key: str
+    update: Update
+
+
 class JournalApplication(Application):  # type: ignore[type-arg]
-    """Handles each update id once, and marks it done only when its handlers have run."""
+    """Handles each update once, and marks it done only when its handlers have run."""
 
     async def process_update(self, update: object) -> None:
-        if not isinstance(update, Update):
+        if isinstance(update, Unfinished):
+            key, current = update.key, update.update
+        elif isinstance(update, Update):
+            key, current = update_key(update.to_dict()), update
+        else:
             await super().process_update(update)
             return
         journal = services(self).journal  # type: ignore[arg-type]
-        if not journal.claim(update.update_id):
-            log.info("update %d already handled; skipped", update.update_id)
+        if not journal.claim(key):
+            log.info("update %d already handled; skipped", current.update_id)
             return
         try:
-            await super().process_update(update)
+            await super().process_update(current)
         except asyncio.CancelledError:
-            journal.release(update.update_id)
+            journal.release(key)
             raise
-        journal.finish(update.update_id)
+        journal.finish(key)
 
 
-def build_application(settings: Settings, backend: AnswerBackend) -> Application:  # type: ignore[type-arg]
-    """The Application with its handlers, transport, journal and shared services."""
+class PollingErrors:
+    """python-telegram-bot's `error_callback` for getUpdates, which it retries with backoff:
+    one log line for each burst of failures of a kind, instead of a traceback for each
+    failure; conflicts (mostly another instance polling with this token) are counted for
+    /stats. A burst ends after `quiet` seconds without a failure of its kind."""
+
+    def __init__(self, stats: Stats, quiet: float = POLLING_QUIET_SECONDS) -> None:
+        self._stats = stats
+        self._quiet = quiet
+        self._last: dict[str, float] = {}
+
+    def __call__(self, error: TelegramError) -> None:
+        kind, now = type(error).__name__, time.monotonic()
+        last, self._last[kind] = self._last.get(kind), now
+        if isinstance(error, Conflict):
+            self._stats.polling_conflicts += 1
+        if last is not None and now - last < self._quiet:
+            return
+        if isinstance(error, Conflict):  # Telegram's words say why: another poller, a webhook
+            log.warning(
+                "getUpdates: %s; polling goes on with backoff, and /stats counts the conflicts",
+                " ".join(str(error).split()),
+            )
+        else:
+            log.warning("getUpdates failed (%s); polling goes on with backoff", _one_line(error))
+
+
+def build_application(
+    settings: Settings, backend: AnswerBackend, *, group_window: float = GROUP_WINDOW_SECONDS
+) -> Application:  # type: ignore[type-arg]
+    """The Application with its handlers, transport, journal and shared services; messages to
+    one group are held to Telegram's 20 in any `group_window` seconds."""
     journal = UpdateJournal(settings.bot_state_dir / "updates.sqlite3")
     sending = ResilientRequest(
-        limiter=SendLimiter(settings.bot_messages_per_second),
+        limiter=SendLimiter(settings.bot_messages_per_second, group_window=group_window),
         connection_pool_size=16,
         read_timeout=settings.bot_send_timeout_seconds,
         write_timeout=settings.bot_send_timeout_seconds,
         connect_timeout=10,
         pool_timeout=30,
     )
-    polling = ResilientRequest(connection_pool_size=2, read_timeout=POLL_TIMEOUT + 10)
+    # No retries here: the polling loop retries getUpdates itself, reporting to PollingErrors.
+    polling = AiohttpRequest(connection_pool_size=2, read_timeout=POLL_TIMEOUT + 10)
     bot = JournalBot(
         settings.token(),
         base_url=settings.telegram_base_url,
@@ -154,43 +209,106 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_error_handler(handlers.on_error)
 
 
-async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
-    """Poll and answer until `stop` is set; then finish in-flight answers and close."""
+async def serve(
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+    retry_delays: Iterator[float] | None = None,
+) -> None:
+    """Start the engine, connect to Telegram (retried after `retry_delays` seconds, doubling
+    from 1 s to a minute by default), then poll and answer until `stop` is set; finish the
+    answers in flight and close. `stop` ends start-up too, at any point of it."""
     svc = services(application)  # type: ignore[arg-type]
+    delays = retry_delays or backoff(STARTUP_FIRST_DELAY, STARTUP_MAX_DELAY)
     try:
-        await svc.batcher.start()  # a broken corpus or model fails here, before Telegram
-        await _serve(application, svc, stop)
+        # A broken corpus or model fails in batcher.start, before Telegram is called.
+        engine_ready = await _unless_stopped(svc.batcher.start(), stop)
+        if engine_ready and await _unless_stopped(_connect(application, svc, delays), stop):
+            await application.start()
+            log.info("serving as @%s", application.bot.username)
+            await stop.wait()
+            log.info("stopping: finishing answers in flight")
     finally:
+        await _shut_down(application)
         await svc.batcher.close()
         svc.journal.close()
         svc.feedback.close()
 
 
-async def _serve(application: Application, svc: Services, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
-    async with application:  # getMe, and shutdown on the way out
-        await application.bot.set_my_commands(
-            [BotCommand(name, text) for name, text in messages.COMMANDS]
-        )
-        await _requeue_unfinished(application, svc)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT, bootstrap_retries=-1
-        )
-        await application.start()
-        log.info("serving as @%s", application.bot.username)
-        await stop.wait()
-        log.info("stopping: finishing answers in flight")
-        await application.updater.stop()
-        await application.stop()  # waits for every update already fetched
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` to its end, or cancel it when `stop` is set first; whether it ended."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # its error, if any
+    return True
 
 
-async def _requeue_unfinished(application: Application, svc: Services) -> None:  # type: ignore[type-arg]
+async def _connect(
+    application: Application,  # type: ignore[type-arg]
+    svc: Services,
+    delays: Iterator[float],
+) -> None:
+    """getMe and the command menu, tried until Telegram answers, with one log line for each
+    failed attempt (a refused token is final: InvalidToken); then the unfinished updates of
+    the last run are queued, and polling starts."""
+    for attempt in itertools.count(1):
+        try:
+            await application.initialize()
+            await application.bot.set_my_commands(
+                [BotCommand(name, text) for name, text in messages.COMMANDS]
+            )
+            break
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            delay = next(delays)
+            log.warning(
+                "start-up: Telegram did not answer (%s); attempt %d failed, next in %g s",
+                _one_line(exc),
+                attempt,
+                delay,
+            )
+            await asyncio.sleep(delay)
+    _requeue_unfinished(application, svc)
+    assert application.updater is not None
+    await application.updater.start_polling(
+        allowed_updates=Update.ALL_TYPES,
+        timeout=POLL_TIMEOUT,
+        bootstrap_retries=-1,  # deleteWebhook, just after getMe answered
+        error_callback=PollingErrors(svc.stats),
+    )
+
+
+def _requeue_unfinished(application: Application, svc: Services) -> None:  # type: ignore[type-arg]
     pending = svc.journal.pending()
-    for payload in pending:
-        await application.update_queue.put(Update.de_json(payload, application.bot))
+    for key, payload in pending:
+        application.update_queue.put_nowait(
+            Unfinished(key, Update.de_json(payload, application.bot))
+        )
     svc.journal.prune()
     if pending:
         log.info("%d unfinished update(s) from the last run queued again", len(pending))
+
+
+async def _shut_down(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop polling, finish the updates fetched, and close every connection; from any point
+    of start-up too."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()  # waits for every update already fetched
+    await application.shutdown()
+    await application.bot.shutdown()  # its HTTP sessions, even if getMe never answered
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def run_bot(settings: Settings) -> int:
@@ -204,9 +322,16 @@ def run_bot(settings: Settings) -> int:
 
 
 def _backend(settings: Settings) -> AnswerBackend:
-    """Engine worker processes; or, with BOT_ENGINE_WORKERS=0, the engine in a thread."""
+    """Engine worker processes (logging, and masking the token, as this process does); or,
+    with BOT_ENGINE_WORKERS=0, the engine in a thread."""
     if settings.bot_engine_workers > 0:
-        return EngineWorkers(settings.engine_config(), settings.bot_engine_workers)
+        return EngineWorkers(
+            settings.engine_config(),
+            settings.bot_engine_workers,
+            initializer=functools.partial(
+                configure_logging, settings.log_level, settings.secrets()
+            ),
+        )
     _share_cores_with_the_event_loop()
     return EngineThread(Engine.load(settings.engine_config()))
 

@@ -47,12 +47,26 @@ def chat(engine: Engine, settings: Settings) -> int:
 
 
 def _load_history(path: Path) -> None:
-    if readline is not None and path.exists():
+    """The last chats' questions, for the up arrow; a warning if they cannot be read."""
+    if readline is None or not path.exists():
+        return
+    try:
         readline.read_history_file(path)
+    except OSError as exc:
+        _warn(messages.CHAT_HISTORY_NOT_READ, path, exc)
 
 
 def _save_history(path: Path) -> None:
-    if readline is not None:
+    """Keep this chat's questions; a warning, not a crash, when BOT_STATE_DIR is unusable."""
+    if readline is None:
+        return
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         readline.set_history_length(1000)
         readline.write_history_file(path)
+    except OSError as exc:
+        _warn(messages.CHAT_HISTORY_NOT_SAVED, path, exc)
+
+
+def _warn(message: str, path: Path, exc: OSError) -> None:
+    print(message.format(path=path, reason=exc.strerror or exc), file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from bot.feedback import feedback_path, read_gaps
 from bot.logs import configure_logging
 from bot.render import jsonl, terminal
 from bot.settings import Settings, SettingsError, load_settings
+from bot.statedir import StateDirInUseError, claimed
 from knowledge import Answer, Engine, FolderError, KnowledgeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -113,12 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        secrets = (
-            [settings.telegram_bot_token.get_secret_value()]
-            if (settings.telegram_bot_token)
-            else []
-        )
-        configure_logging(settings.log_level, secrets)
+        configure_logging(settings.log_level, settings.secrets())
         return _dispatch(args, settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -129,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {messages.FOLDER_ERROR.format(setting=setting, reason=exc)}", file=sys.stderr
         )
         return EXIT_USAGE
-    except KnowledgeError as exc:
+    except (KnowledgeError, StateDirInUseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -138,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        settings.token()  # fail fast, before loading the model
-        from bot.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
-
-        return run_bot(settings)
+        return _run(settings)
     if args.command == "index":
         return _index(settings, force=args.force)
     if args.command == "gaps":
@@ -154,6 +148,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return chat(engine, settings)
     return _ask(engine, args.question, as_json=args.json)
+
+
+def _run(settings: Settings) -> int:
+    """Serve Telegram. Until the event loop takes signals over, SIGTERM stops start-up as
+    Ctrl-C does, wherever it is (loading the model, say); a stop at start-up is a clean exit."""
+    settings.token()  # fail fast, before loading the model
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with claimed(settings.bot_state_dir):  # before anything else touches the state
+            from bot.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
+
+            return run_bot(settings)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 def _manage(args: argparse.Namespace, settings: Settings) -> int:

@@ -334,6 +334,7 @@ async def stats_command(update: Update, context: Context) -> None:
         limited=svc.limiter.refused,
         duplicates=svc.journal.duplicates,
         blocked=svc.delivery.blocked,
+        conflicts=svc.stats.polling_conflicts,
     )
     up, down = svc.feedback.totals()
     helpful = (

@@ -87,7 +87,8 @@ STATS = (
     "<b>Since start</b> ({uptime})\nQuestions answered: {answered}\nAbstained: {abstained} "
     "({abstain_rate:.0%})\nLatency p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms\n"
     "Rate-limited: {limited}\nDuplicates skipped: {duplicates}\n"
-    "Unreachable chats (blocked or kicked): {blocked}"
+    "Unreachable chats (blocked or kicked): {blocked}\n"
+    "Polling conflicts (another instance with this token): {conflicts}"
 )
 STATS_HELPFUL = "\nRated helpful (all time): {rate:.0%} ({up} 👍, {down} 👎)"
 STATS_NO_VOTES = "\nRated helpful (all time): no votes yet"
@@ -137,3 +138,9 @@ BUNDLED = "bundled"
 FOLDER_ERROR = "{setting}: {reason}"
 EDITED = "I answer new messages, not edits: please send your question again."
 UNKNOWN_COMMAND = "I don't know that command. /help lists what I can do."
+STATE_DIR_IN_USE = (
+    "BOT_STATE_DIR {path} is in use by another `python -m bot run` (pid {pid}); stop that one, "
+    "or give this one its own BOT_STATE_DIR"
+)
+CHAT_HISTORY_NOT_SAVED = "warning: the chat history was not saved to {path}: {reason}"
+CHAT_HISTORY_NOT_READ = "warning: the chat history in {path} was not read: {reason}"

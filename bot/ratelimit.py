@@ -106,13 +106,23 @@ class SlidingWindow:
         return slot - now
 
 
+GROUP_LIMIT = 20  # Telegram's limit: 20 messages a minute in one group
+GROUP_WINDOW_SECONDS = 60.0
+
+
 class SendLimiter:
     """Keeps outgoing messages within Telegram's limits: evenly paced overall, and at most
-    `group_per_minute` in any minute of one group."""
+    `group_limit` in any `group_window` seconds of one group."""
 
-    def __init__(self, per_second: float, group_per_minute: int = 20) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        group_limit: int = GROUP_LIMIT,
+        group_window: float = GROUP_WINDOW_SECONDS,
+    ) -> None:
         self._overall = TokenBucket(rate=per_second, capacity=1)
-        self._group_per_minute = group_per_minute
+        self._group_limit = group_limit
+        self._group_window = group_window
         self._groups: OrderedDict[int, SlidingWindow] = OrderedDict()
 
     async def acquire(self, chat_id: int | None) -> None:
@@ -126,7 +136,7 @@ class SendLimiter:
     def _group(self, chat_id: int) -> SlidingWindow:
         window = self._groups.get(chat_id)
         if window is None:
-            window = self._groups[chat_id] = SlidingWindow(self._group_per_minute, 60.0)
+            window = self._groups[chat_id] = SlidingWindow(self._group_limit, self._group_window)
             if len(self._groups) > 10_000:
                 self._groups.popitem(last=False)
         self._groups.move_to_end(chat_id)

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,6 +23,9 @@ from knowledge.embedding import BUNDLED_MODEL, Precision
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 IdList = Annotated[frozenset[int], NoDecode]
+_MIN_SECRET = 8
+# The checkout (the folder with pyproject.toml and run.sh) when running from one.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class SettingsError(Exception):
@@ -32,6 +36,12 @@ def _default_state_dir() -> Path:
     return default_index_dir().parent / "state"
 
 
+def env_files() -> tuple[Path, ...]:
+    """The `.env` files read: the project's, then the current directory's, which wins."""
+    project = PROJECT_ROOT / ".env" if (PROJECT_ROOT / "pyproject.toml").is_file() else None
+    return tuple(path for path in (project, Path(".env")) if path is not None)
+
+
 def _default_workers() -> int:
     """One engine process per core, up to four (each holds the model: about 0.5 GB)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -40,7 +50,7 @@ def _default_workers() -> int:
 class Settings(BaseSettings):
     """Every setting of the bot and its engine; names are the environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -64,18 +74,24 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_bot_token")
     @classmethod
-    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _blank_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Blank is unset; the shape is checked by `token()`, for `run` only."""
         if value is None or not value.get_secret_value().strip():
             return None
-        if not _TOKEN.match(value.get_secret_value().strip()):
-            raise ValueError("is not a bot token (expected digits, a colon, then letters)")
         return SecretStr(value.get_secret_value().strip())
 
     @field_validator("telegram_base_url")
     @classmethod
     def _url_shape(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-            raise ValueError("must be an http:// or https:// URL")
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or re.search(r"\s", value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or above 65535
+            port = 0
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("has a port outside 1-65535")
         return value
 
     @field_validator(
@@ -110,19 +126,32 @@ class Settings(BaseSettings):
         )
 
     def token(self) -> str:
-        """The bot token; raise SettingsError when it is not set."""
+        """The bot token; raise SettingsError when it is not set or not shaped like one."""
         if self.telegram_bot_token is None:
             raise SettingsError(
                 "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
                 "(/newbot), then export TELEGRAM_BOT_TOKEN=<the token it gives you>"
             )
-        return self.telegram_bot_token.get_secret_value()
+        token = self.telegram_bot_token.get_secret_value()
+        if not _TOKEN.match(token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN: is not a bot token (expected digits, a colon, then letters)"
+            )
+        return token
+
+    def secrets(self) -> list[str]:
+        """What no output may show: the token, and its part after the colon on its own (too
+        short a value is no secret worth masking, and masking it would garble the output)."""
+        if self.telegram_bot_token is None:
+            return []
+        token = self.telegram_bot_token.get_secret_value()
+        return [part for part in (token, token.partition(":")[2]) if len(part) >= _MIN_SECRET]
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; raise SettingsError with one line naming the first bad one."""
     try:
-        return Settings(**overrides)
+        return Settings(_env_file=env_files(), **overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"

@@ -16,6 +16,7 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
     answered: int = 0
     abstained: int = 0
+    polling_conflicts: int = 0  # getUpdates refused: another instance polls with this token
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def record(self, answer: Answer, seconds: float) -> None:

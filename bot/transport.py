@@ -8,6 +8,11 @@ was slow, so the message may well have been delivered; resending is how bots ans
 After a time-out only methods that are harmless to repeat (reads, edits, chat actions) are
 retried, never sendMessage; the send time-out is generous so that slow is not mistaken for
 lost.
+
+Start-up calls are not retried here, but by their callers: getMe and setMyCommands by
+start-up as a whole, with one log line per attempt (bot/app.py), deleteWebhook by
+python-telegram-bot's bootstrap just after them. Nor is getUpdates: it has a request object
+of its own, with no retries, as python-telegram-bot's polling loop retries it with backoff.
 """
 
 from __future__ import annotations
@@ -37,12 +42,9 @@ MESSAGE_METHODS = frozenset(
         "forwardMessage",
     }
 )
+RETRIED_BY_CALLER = frozenset({"getMe", "setMyCommands", "deleteWebhook"})
 REPEATABLE_METHODS = frozenset(
     {
-        "getMe",
-        "getUpdates",
-        "deleteWebhook",
-        "setMyCommands",
         "getMyCommands",
         "sendChatAction",
         "editMessageText",
@@ -76,9 +78,11 @@ class ResilientRequest(AiohttpRequest):
         self, url: str, method: str, request_data: RequestData | None = None, **timeouts: Any
     ) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
+        if endpoint in RETRIED_BY_CALLER:
+            return await super().do_request(url, method, request_data, **timeouts)
         if self._limiter is not None and endpoint in MESSAGE_METHODS:
             await self._limiter.acquire(_chat_id(request_data))
-        delays = _backoff()
+        delays = backoff()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 status, body = await super().do_request(url, method, request_data, **timeouts)
@@ -112,7 +116,8 @@ def _safe_to_retry(endpoint: str, exc: NetworkError) -> bool:
     return isinstance(exc.__cause__, _NOT_CARRIED_OUT) or endpoint in REPEATABLE_METHODS
 
 
-def _backoff(first: float = 0.25, cap: float = 16.0) -> Iterator[float]:
+def backoff(first: float = 0.25, cap: float = 16.0) -> Iterator[float]:
+    """Seconds to wait before each retry: doubling from `first` up to `cap`."""
     delay = first
     while True:
         yield delay

@@ -6,13 +6,16 @@ model and the index once, answers batches of questions, and adds, removes or reb
 thread of its own while it goes on answering from the old index; before each batch it checks
 whether another process changed the collection, and loads the change if so. A worker that
 dies is started again and its batch is tried once more; the workers exit when the parent
-does, even after a SIGKILL, because their end of the pipe closes.
+does, even after a SIGKILL, because their end of the pipe closes. An `initializer` runs
+first in each worker: the parent's way to set up the worker's logging and output
+(knowledge does not know the bot's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import multiprocessing
@@ -58,10 +61,17 @@ class Reloaded(BaseModel):
 
 
 # --- inside a worker -----------------------------------------------------------------------
-def _serve(conn: Connection, config: EngineConfig, torch_threads: int) -> None:
+def _serve(
+    conn: Connection,
+    config: EngineConfig,
+    torch_threads: int,
+    initializer: Callable[[], None] | None,
+) -> None:
     """A worker's life: load, say ready, then answer and reload until the pipe closes."""
     for signum in (signal.SIGINT, signal.SIGTERM):  # the parent's to handle: it drains first
         signal.signal(signum, signal.SIG_IGN)
+    if initializer is not None:
+        initializer()
     import torch  # noqa: PLC0415 - only workers load the model
 
     torch.set_num_threads(torch_threads)
@@ -143,11 +153,18 @@ class _Worker:
 class EngineWorkers:
     """`count` engine processes behind one async interface; a batch goes to an idle worker."""
 
-    def __init__(self, config: EngineConfig, count: int, torch_threads: int = 1) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        count: int,
+        torch_threads: int = 1,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
         self.count = max(1, count)
         self.documents: list[Document] = []
         self._torch_threads = torch_threads
+        self._initializer = initializer
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
@@ -164,10 +181,10 @@ class EngineWorkers:
         start next and load that index, so that no two build at once."""
         first = self._spawn(0)
         self._workers.append(first)
-        self.documents = await first.ready
+        self.documents = await asyncio.shield(first.ready)  # cancelled: close() stops it
         self._workers.extend(self._spawn(n) for n in range(1, self.count))
         for worker in self._workers[1:]:
-            worker.ready.add_done_callback(lambda _: self._wake())
+            worker.ready.add_done_callback(functools.partial(self._settled, worker))
 
     async def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answers from the first idle worker; a crashed worker's batch is tried once more."""
@@ -212,8 +229,12 @@ class EngineWorkers:
         return changed
 
     async def close(self) -> None:
+        """Stop every worker: at once if still loading (it would read "stop" only when
+        loaded, and has nothing to finish), else when its current work is done."""
         self._closing = True
         for worker in self._workers:
+            if not worker.ready.done():
+                worker.process.kill()
             with contextlib.suppress(BrokenPipeError, OSError):
                 worker.conn.send(("stop", -1))
         for worker in self._workers:
@@ -228,7 +249,7 @@ class EngineWorkers:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=_serve,
-            args=(child_end, self.config, self._torch_threads),
+            args=(child_end, self.config, self._torch_threads, self._initializer),
             name=f"engine-{number}",
             daemon=True,
         )
@@ -295,8 +316,16 @@ class EngineWorkers:
             worker.process.exitcode,
         )
         replacement = self._spawn(worker.number)
-        replacement.ready.add_done_callback(lambda _: self._wake())
+        replacement.ready.add_done_callback(functools.partial(self._settled, replacement))
         self._workers[self._workers.index(worker)] = replacement
+
+    def _settled(self, worker: _Worker, _: asyncio.Future[list[Document]]) -> None:
+        """A worker is ready, or failed to be: say why it failed (unless closing, which
+        stops loading workers), and let whoever waits for a worker look again."""
+        error = None if worker.ready.cancelled() else worker.ready.exception()
+        if error is not None and not self._closing:
+            log.error("engine worker %d did not start: %s", worker.number, error)
+        self._wake()
 
     async def _take_idle(self) -> _Worker:
         while True:

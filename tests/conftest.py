@@ -51,7 +51,8 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
 
     `env` adds or overrides variables; `index_dir` sets KNOWLEDGE_INDEX_DIR (a fresh
     temporary directory otherwise); the collection folder is a fresh one unless `env` sets
-    KNOWLEDGE_COLLECTION_DIR. Nothing is written outside temporary directories.
+    KNOWLEDGE_COLLECTION_DIR. Nothing is written outside temporary directories. The code run
+    is this checkout's, and no token comes from a `.env` of the project.
     """
     home = tmp_path_factory.mktemp("cli-home")
 
@@ -66,6 +67,7 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         clean = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(REPO),  # this checkout's code, whichever one the venv installed
+            "TELEGRAM_BOT_TOKEN": "",
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / "cache"),
             "XDG_DATA_HOME": str(cwd / "data"),  # so each run starts with no added documents

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from bot import messages
+from bot.batcher import AnswerBackend, EngineThread
 from bot.render.telegram import answer_messages
-from knowledge import Engine, EngineConfig
+from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.emulator import BotApiEmulator, Call
@@ -45,9 +46,21 @@ def copy_corpus_and_index(engine: Engine, encoder: Encoder, root: Path) -> tuple
     return corpus, index
 
 
+class RecordingEngineThread(EngineThread):
+    """The engine in a thread, noting every question it answers, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.questions: list[str] = []
+
+    async def answer_many(self, questions: list[str]) -> list[Answer]:
+        self.questions.extend(questions)
+        return await super().answer_many(questions)
+
+
 @contextmanager
 def serving(
-    emu: BotApiEmulator, engine: Engine, state_dir: Path, **overrides: Any
+    emu: BotApiEmulator, engine: Engine | AnswerBackend, state_dir: Path, **overrides: Any
 ) -> Iterator[RunningBot]:
     """`running_bot`, with group chatter (ignored by the bot) queued first, so that the
     first long poll returns at once instead of after its 10 s time-out."""

@@ -22,10 +22,12 @@ from tests.support.emulator import (
     MEDIA_KINDS,
     BadRequest,
     BotApiEmulator,
+    Conflict,
     Delay,
     Drop,
     RetryAfter,
     ServerError,
+    free_port,
 )
 from tests.support.telegram_html import (
     MAX_MESSAGE_LENGTH,
@@ -339,6 +341,42 @@ async def test_newer_poll_terminates_older_one(emu: BotApiEmulator, bot: telegra
     assert newer.json() == {"ok": True, "result": []}
     with pytest.raises(tg_error.Conflict, match="terminated by other getUpdates"):
         await asyncio.wait_for(older, 1)  # at once, not when its own timeout is up
+
+
+async def test_injected_conflict_is_telegrams_409(emu: BotApiEmulator, bot: telegram.Bot) -> None:
+    emu.inject("getUpdates", Conflict())
+    with pytest.raises(tg_error.Conflict, match="only one bot instance"):
+        await bot.get_updates(timeout=0)
+    assert await bot.get_updates(timeout=0) == ()
+
+
+async def test_a_given_port_is_known_before_start_and_refused_until_then() -> None:
+    emulator = BotApiEmulator(port=free_port())
+    client = telegram.Bot(emulator.token, base_url=emulator.base_url)
+    try:
+        with pytest.raises(tg_error.NetworkError):
+            await client.initialize()  # getMe: nothing listens yet
+        with emulator:
+            assert (await client.get_me()).username == "LittleGiantsBot"
+    finally:
+        await client.shutdown()
+
+
+async def test_update_ids_restart_and_an_update_can_come_again(
+    emu: BotApiEmulator, bot: telegram.Bot, user: JSON, chat: JSON
+) -> None:
+    first = emu.send_message(chat, user, "first")
+    assert [u.update_id for u in await bot.get_updates(timeout=0)] == [first["update_id"]]
+    await bot.get_updates(offset=first["update_id"] + 1, timeout=0)  # confirmed
+    emu.restart_update_ids(first["update_id"])
+    reused = emu.send_message(chat, user, "a new one")
+    emu.redeliver(first)
+    updates = await bot.get_updates(timeout=0)
+    assert [(u.update_id, u.message.text) for u in updates if u.message] == [
+        (first["update_id"], "a new one"),
+        (first["update_id"], "first"),
+    ]
+    assert reused["update_id"] == first["update_id"]
 
 
 async def test_allowed_updates_filter(

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.app import build_application, serve
 from bot.batcher import AnswerBackend, EngineThread
+from bot.ratelimit import GROUP_WINDOW_SECONDS
 from bot.services import Services, services
 from bot.settings import Settings, load_settings
 from knowledge import Engine
@@ -53,13 +54,18 @@ def bot_settings(emu: BotApiEmulator, state_dir: Path, **overrides: Any) -> Sett
 
 @contextmanager
 def running_bot(
-    emu: BotApiEmulator, engine: Engine | AnswerBackend, state_dir: Path, **overrides: Any
+    emu: BotApiEmulator,
+    engine: Engine | AnswerBackend,
+    state_dir: Path,
+    *,
+    group_window: float = GROUP_WINDOW_SECONDS,
+    **overrides: Any,
 ) -> Iterator[RunningBot]:
     """The real Application (build_application + serve) polling the emulator; answers come
     from `engine` in a thread, or from a backend such as a fake one."""
     settings = bot_settings(emu, state_dir, **overrides)
     backend = EngineThread(engine) if isinstance(engine, Engine) else engine
-    application = build_application(settings, backend)
+    application = build_application(settings, backend, group_window=group_window)
     loop = asyncio.new_event_loop()
     stop_event = asyncio.Event()
     errors: list[BaseException] = []
@@ -116,6 +122,71 @@ def bot_process(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+
+class BotProcess:
+    """`python -m bot run` as a process (see `bot_process`), its output in a log of its own;
+    `started` waits for it to poll. Killed by `kill` if still running."""
+
+    def __init__(
+        self, emu: BotApiEmulator, state_dir: Path, index_dir: Path, log: Path, **env: str
+    ) -> None:
+        self.emu = emu
+        self.log = log
+        self._menus = len(emu.calls("setMyCommands"))
+        self.process = bot_process(emu, state_dir, index_dir, log, **env)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def lines(self, text: str) -> list[str]:
+        return [line for line in self.output().splitlines() if text in line]
+
+    def started(self, timeout: float = 120) -> BotProcess:
+        """Wait until it sets its command menu (after the model and getMe, just before it
+        polls); fail with its output if it exits first."""
+        self.emu.wait_for(
+            lambda: (
+                self.process.poll() is not None
+                or len(self.emu.calls("setMyCommands")) > self._menus
+            ),
+            timeout=timeout,
+            interval=0.1,
+            description="the bot process to start",
+        )
+        assert self.process.poll() is None, self.output()[-3000:]
+        return self
+
+    def wait_for_lines(self, text: str, count: int, timeout: float = 120) -> list[str]:
+        """Wait for `count` lines of its output holding `text`; fail if it exits first."""
+        self.emu.wait_for(
+            lambda: self.process.poll() is not None or len(self.lines(text)) >= count,
+            timeout=timeout,
+            interval=0.1,
+            description=f"{count} lines with {text!r}",
+        )
+        lines = self.lines(text)
+        assert len(lines) >= count, self.output()[-3000:]
+        return lines
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
+        return stop_process(self.process, signum, timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def assert_token_hidden(emu: BotApiEmulator, output: str) -> None:
+    """Neither the emulator's token nor its secret part (after the colon) is in `output`."""
+    secret = emu.token.partition(":")[2]
+    assert emu.token not in output, "the token was printed"
+    assert secret not in output, "the token's secret part was printed"
 
 
 def stop_process(

@@ -3,8 +3,9 @@
 :class:`BotApiEmulator` serves the Bot API on 127.0.0.1 from a background thread so that
 an unmodified python-telegram-bot client (in a thread or a subprocess) can talk to it
 through ``base_url``. Test code builds inbound updates, inspects what the bot sent and
-injects faults (429, 5xx, timeouts, dropped connections) through a synchronous,
-thread-safe API.
+injects faults (429, 409, 5xx, timeouts, dropped connections) through a synchronous,
+thread-safe API. Given a ``port`` (see :func:`free_port`), its ``base_url`` is known before
+it starts: a bot can be started against a Bot API that is not there yet.
 """
 
 from __future__ import annotations
@@ -129,6 +130,17 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """Answer 409 as Telegram does when another instance polls with the same token; the
+    request is not processed."""
+
+    description: str = (
+        "Conflict: terminated by other getUpdates request; make sure that only one bot "
+        "instance is running"
+    )
+
+
+@dataclass(frozen=True)
 class Delay:
     """Answer ``seconds`` late; ``process=True`` delivers before sleeping, else after."""
 
@@ -150,7 +162,7 @@ class BadRequest:
     description: str
 
 
-Fault = RetryAfter | ServerError | Delay | Drop | BadRequest
+Fault = RetryAfter | ServerError | Conflict | Delay | Drop | BadRequest
 
 
 @dataclass
@@ -186,11 +198,13 @@ def _bad(description: str) -> _ApiError:
     return _ApiError(400, f"Bad Request: {description}")
 
 
-def _fault_error(fault: RetryAfter | ServerError | BadRequest) -> _ApiError:
+def _fault_error(fault: RetryAfter | ServerError | Conflict | BadRequest) -> _ApiError:
     if isinstance(fault, RetryAfter):
         return _ApiError(
             429, f"Too Many Requests: retry after {fault.seconds}", {"retry_after": fault.seconds}
         )
+    if isinstance(fault, Conflict):
+        return _ApiError(409, fault.description)
     if isinstance(fault, ServerError):
         return _ApiError(fault.status, fault.description or HTTPStatus(fault.status).phrase)
     return _bad(fault.description.removeprefix("Bad Request: "))
@@ -808,17 +822,28 @@ class _BotApi:
 # --------------------------------------------------------------------------- server
 
 
-class _ServerThread:
-    """An aiohttp server on 127.0.0.1 (OS-chosen port) in a daemon thread with its own loop."""
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the system's choice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
-    def __init__(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
+
+class _ServerThread:
+    """An aiohttp server on 127.0.0.1 (the given port, or one the system chooses) in a daemon
+    thread with its own loop."""
+
+    def __init__(
+        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], port: int = 0
+    ) -> None:
         self._handler = handler
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._run, name="bot-api-emulator", daemon=True)
         self._started = threading.Event()
         self._error: BaseException | None = None
-        self.port = 0
+        self.port = port
 
     def start(self) -> None:
         self._thread.start()
@@ -844,7 +869,8 @@ class _ServerThread:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
 
@@ -876,8 +902,10 @@ class BotApiEmulator:
         bot_username: str = "LittleGiantsBot",
         bot_id: int = 123456,
         bot_first_name: str = "Little Giants",
+        port: int = 0,
     ) -> None:
         self.token = token
+        self._port = port
         sender: JSON = {
             "id": bot_id,
             "is_bot": True,
@@ -913,7 +941,7 @@ class BotApiEmulator:
             raise RuntimeError("the emulator is already running")
         self._closing = False
         self._wakeup = asyncio.Event()
-        self._server = _ServerThread(self._handle)
+        self._server = _ServerThread(self._handle, self._port)
         self._server.start()
         return self
 
@@ -934,9 +962,10 @@ class BotApiEmulator:
     @property
     def base_url(self) -> str:
         """python-telegram-bot's ``base_url`` for this emulator (the token is appended)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not running")
-        return f"http://127.0.0.1:{self._server.port}/bot"
+        port = self._server.port if self._server is not None else self._port
+        if not port:
+            raise RuntimeError("the emulator is not running, and has no port given")
+        return f"http://127.0.0.1:{port}/bot"
 
     # -- chats and users
 
@@ -1007,6 +1036,21 @@ class BotApiEmulator:
         if self._server is not None:
             self._server.call_soon(self._wakeup.set)
         return update
+
+    def redeliver(self, update: JSON) -> JSON:
+        """Queue ``update`` again, id and all, as Telegram does with an unconfirmed one."""
+        with self._lock:
+            self._world.updates.append(update)
+        if self._server is not None:
+            self._server.call_soon(self._wakeup.set)
+        return update
+
+    def restart_update_ids(self, next_id: int) -> None:
+        """Give the next update ``next_id``, as Telegram may after a week without updates (or
+        as another bot's ids on the same state directory would); confirmations start over."""
+        with self._lock:
+            self._world.next_update_id = next_id - 1
+            self._world.confirmed_offset = 0
 
     def _inbound(self, kind: str, chat: JSON, sender: JSON | None, fields: JSON) -> JSON:
         with self._lock:
@@ -1295,7 +1339,7 @@ class BotApiEmulator:
                 self._record(call, error.status, error.body())
             return web.json_response(error.body(), status=error.status)
         fault = self._take_fault(call.method)
-        if isinstance(fault, RetryAfter | ServerError | BadRequest):
+        if isinstance(fault, RetryAfter | ServerError | Conflict | BadRequest):
             rejection = _fault_error(fault)
             with self._lock:
                 self._record(call, rejection.status, rejection.body())

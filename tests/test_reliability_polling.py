@@ -1,0 +1,148 @@
+"""`python -m bot run` polling through trouble: 409 conflicts (another instance with the same
+token) and failed polls are one log line per burst, not a traceback each, and /stats counts
+the conflicts; update ids that Telegram reuses for new updates are answered, while an update
+sent again is still answered once."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from telegram.error import Conflict as ConflictError
+from telegram.error import NetworkError
+
+from bot.app import PollingErrors
+from bot.stats import Stats
+from knowledge import Engine, EngineConfig
+from knowledge.embedding import Encoder
+from tests.reliability_helpers import JSON, QUESTIONS, TAX_QUESTION, expected_messages, texts
+from tests.support.botrunner import BotProcess, assert_token_hidden
+from tests.support.emulator import BotApiEmulator, Conflict, ServerError
+
+CONFLICTS = 3
+
+
+@pytest.fixture(scope="module")
+def index_dir(engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("polling") / "index"
+    shutil.copytree(engine.config.index_dir, directory)
+    assert Engine.load(EngineConfig(index_dir=directory), encoder=encoder).index_status == "loaded"
+    return directory
+
+
+@pytest.fixture
+def processes() -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.kill()
+
+
+def _private(emu: BotApiEmulator, name: str) -> tuple[JSON, JSON]:
+    user = emu.new_user(name)
+    return user, emu.private_chat(user)
+
+
+def _failed_polls(emu: BotApiEmulator, status: int) -> int:
+    return sum(call.status == status for call in emu.calls("getUpdates"))
+
+
+def test_conflicts_and_failed_polls_are_one_line_a_burst_and_counted(
+    index_dir: Path, tmp_path: Path, processes: list[BotProcess]
+) -> None:
+    with BotApiEmulator() as emu:
+        admin, admin_chat = _private(emu, "Admin")
+        bot = BotProcess(
+            emu,
+            tmp_path / "state",
+            index_dir,
+            tmp_path / "bot.log",
+            BOT_ENGINE_WORKERS="0",
+            BOT_ADMIN_USER_IDS=str(admin["id"]),
+        )
+        processes.append(bot)
+        bot.started()
+
+        emu.inject("getUpdates", Conflict(), times=CONFLICTS)
+        user, chat = _private(emu, "Asker")
+        emu.send_message(chat, user, TAX_QUESTION)  # the poll under way returns it
+        emu.wait_for(lambda: _failed_polls(emu, 409) == CONFLICTS, timeout=60)
+        emu.inject("getUpdates", ServerError(502), times=2)
+        emu.send_message(chat, user, QUESTIONS[1])
+        emu.wait_for(lambda: _failed_polls(emu, 502) == 2, timeout=60)
+        emu.send_message(admin_chat, admin, "/stats")
+        emu.wait_for(lambda: emu.delivered(admin_chat["id"]) >= 1, timeout=60)
+        emu.wait_for(lambda: emu.delivered(chat["id"]) >= 2, timeout=60)
+        assert bot.stop() == 0
+
+    stats = texts(emu, admin_chat["id"])[0]
+    assert f"Polling conflicts (another instance with this token): {CONFLICTS}" in stats
+    conflict_lines, failure_lines = bot.lines("Conflict"), bot.lines("getUpdates failed")
+    assert len(conflict_lines) == 1, bot.output()
+    assert "only one bot instance" in conflict_lines[0]
+    assert len(failure_lines) == 1, bot.output()
+    assert "Bad Gateway" in failure_lines[0]
+    assert "Traceback" not in bot.output()
+    assert_token_hidden(emu, bot.output())
+
+
+def test_polling_errors_log_one_line_for_each_burst_of_a_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = Stats()
+    report = PollingErrors(stats)  # bursts end after five quiet minutes
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            report(ConflictError("Conflict: terminated by other getUpdates request"))
+        report(NetworkError("Bad Gateway"))
+        report(NetworkError("Bad Gateway"))
+    assert stats.polling_conflicts == 5
+    assert len(caplog.records) == 2, [r.getMessage() for r in caplog.records]
+    assert not any(r.exc_info for r in caplog.records)
+
+    caplog.clear()
+    eager = PollingErrors(Stats(), quiet=0.0)  # every failure is a burst of its own
+    with caplog.at_level(logging.WARNING):
+        eager(NetworkError("Bad Gateway"))
+        eager(NetworkError("Bad Gateway"))
+    assert len(caplog.records) == 2
+
+
+def test_reused_update_ids_are_answered_and_redeliveries_are_not(
+    index_dir: Path, tmp_path: Path, engine: Engine, processes: list[BotProcess]
+) -> None:
+    """Telegram picks update ids at random after a week without updates, so a new question
+    can carry the id of one answered before; and it sends unconfirmed updates again."""
+    state = tmp_path / "state"
+    with BotApiEmulator() as emu:
+        first = BotProcess(emu, state, index_dir, tmp_path / "first.log", BOT_ENGINE_WORKERS="0")
+        processes.append(first)
+        first.started()
+        early_user, early_chat = _private(emu, "Early")
+        early = emu.send_message(early_chat, early_user, TAX_QUESTION)
+        emu.wait_for(lambda: emu.delivered(early_chat["id"]) >= 1, timeout=60)
+        assert first.stop() == 0
+
+        emu.restart_update_ids(early["update_id"])
+        late_user, late_chat = _private(emu, "A week later")
+        late = emu.send_message(late_chat, late_user, QUESTIONS[1])
+        assert late["update_id"] == early["update_id"]
+        emu.redeliver(early)  # the same update again: not to be answered twice
+
+        second = BotProcess(emu, state, index_dir, tmp_path / "second.log", BOT_ENGINE_WORKERS="0")
+        processes.append(second)
+        second.started()
+        expected = expected_messages(engine, QUESTIONS[1])
+        emu.wait_for(lambda: emu.delivered(late_chat["id"]) >= expected, timeout=60)
+        second.wait_for_lines(f"update {early['update_id']} already handled; skipped", 1)
+        assert second.stop() == 0
+
+    assert emu.delivered(early_chat["id"]) == expected_messages(engine, TAX_QUESTION)
+    assert emu.delivered(late_chat["id"]) == expected
+    assert all(text.startswith("❓") for text in texts(emu, late_chat["id"]))
+    for bot in (first, second):
+        assert "Traceback" not in bot.output()
+        assert_token_hidden(emu, bot.output())
