@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import Engine
-from tests.conftest import ROOT, RunBot
+from tests.conftest import REPO, RunBot
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - a made-up token
 
@@ -92,7 +92,7 @@ def test_chat_with_an_unusable_state_dir_warns_once_at_most(
 
 def _fake_checkout(root: Path) -> Path:
     """run.sh in a folder whose set-up steps and Python only record how they were called."""
-    shutil.copy(ROOT / "run.sh", root / "run.sh")
+    shutil.copy(REPO / "run.sh", root / "run.sh")
     (root / "scripts").mkdir()
     (root / ".venv" / "bin").mkdir(parents=True)
     for script, body in (
@@ -130,4 +130,5 @@ def test_run_sh_serves_telegram_when_dot_env_has_a_token(
         check=True,
         timeout=60,
     )
-    assert calls.read_text(encoding="utf-8").splitlines() == ["-m bot index", f"-m bot {command}"]
+    # one Python process: the model loads once (the command builds the index if needed)
+    assert calls.read_text(encoding="utf-8").splitlines() == [f"-m bot {command}"]
