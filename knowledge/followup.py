@@ -9,7 +9,7 @@ from knowledge.text import terms
 
 _LEAD = re.compile(r"^\W*(and|but|so|also|then|what about|how about)\b", re.IGNORECASE)
 _POINTERS = frozenset(
-    "it its they them their theirs that this those these he him his she her there such".split()
+    "it its they them their theirs that this those these he him his she her such".split()
 )
 _WORD = re.compile(r"[^\W\d_]+")
 _FEW_TERMS = 3

@@ -90,6 +90,7 @@ def test_in_a_group_a_reply_to_an_answer_follows_that_answer(emu: BotApiEmulator
         ("What is a little giant?", False),
         ("How many patents must SMEs hold to qualify?", False),
         ("Who runs the programme?", False),
+        ("How many little giants are there?", False),  # "there is", not "over there"
     ],
 )
 def test_which_questions_lean_on_the_one_before(question: str, elliptical: bool) -> None:
