@@ -18,10 +18,10 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
@@ -37,7 +37,7 @@ from bot.http_client import AiohttpRequest
 from bot.journal import UpdateJournal, update_key
 from bot.logs import configure_logging
 from bot.ratelimit import GROUP_WINDOW_SECONDS, QuestionLimiter, SendLimiter
-from bot.services import Services, install, services
+from bot.services import BotApplication, Context, Services, application_services, install
 from bot.settings import Settings, SettingsError
 from bot.stats import Stats
 from bot.transport import ResilientRequest, backoff
@@ -74,7 +74,7 @@ class Unfinished:
     update: Update
 
 
-class JournalApplication(Application):  # type: ignore[type-arg]
+class JournalApplication(BotApplication):
     """Handles each update once, and marks it done only when its handlers have run."""
 
     async def process_update(self, update: object) -> None:
@@ -85,7 +85,7 @@ class JournalApplication(Application):  # type: ignore[type-arg]
         else:
             await super().process_update(update)
             return
-        journal = services(self).journal  # type: ignore[arg-type]
+        journal = application_services(self).journal
         if not journal.claim(key):
             log.info("update %d already handled; skipped", current.update_id)
             return
@@ -126,7 +126,7 @@ class PollingErrors:
 
 def build_application(
     settings: Settings, backend: AnswerBackend, *, group_window: float = GROUP_WINDOW_SECONDS
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     """The Application with its handlers, transport, journal and shared services; messages to
     one group are held to Telegram's 20 in any `group_window` seconds."""
     journal = UpdateJournal(settings.bot_state_dir / "updates.sqlite3")
@@ -140,7 +140,7 @@ def build_application(
     )
     # No retries here: the polling loop retries getUpdates itself, reporting to PollingErrors.
     polling = AiohttpRequest(connection_pool_size=2, read_timeout=POLL_TIMEOUT + 10)
-    bot = JournalBot(
+    bot: ExtBot[None] = JournalBot(
         settings.token(),
         base_url=settings.telegram_base_url,
         base_file_url=_file_url(settings.telegram_base_url),
@@ -151,12 +151,14 @@ def build_application(
     application = (
         ApplicationBuilder()
         .bot(bot)
+        .context_types(ContextTypes(context=Context))
+        .job_queue(None)
         .application_class(JournalApplication)
         .concurrent_updates(256)
         .build()
     )
     install(
-        application.bot_data,
+        application,
         Services(
             settings=settings,
             batcher=AnswerBatcher(backend),
@@ -177,7 +179,7 @@ def _file_url(base_url: str) -> str:
     return base_url.removesuffix("bot") + "file/bot"
 
 
-def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+def _add_handlers(app: BotApplication) -> None:
     new = filters.UpdateType.MESSAGE
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     app.add_handler(TypeHandler(Update, handlers.guard), group=-1)
@@ -210,14 +212,14 @@ def _add_handlers(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def serve(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     stop: asyncio.Event,
     retry_delays: Iterator[float] | None = None,
 ) -> None:
     """Start the engine, connect to Telegram (retried after `retry_delays` seconds, doubling
     from 1 s to a minute by default), then poll and answer until `stop` is set; finish the
     answers in flight and close. `stop` ends start-up too, at any point of it."""
-    svc = services(application)  # type: ignore[arg-type]
+    svc = application_services(application)
     delays = retry_delays or backoff(STARTUP_FIRST_DELAY, STARTUP_MAX_DELAY)
     try:
         # A broken corpus or model fails in batcher.start, before Telegram is called.
@@ -250,7 +252,7 @@ async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) 
 
 
 async def _connect(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     svc: Services,
     delays: Iterator[float],
 ) -> None:
@@ -285,7 +287,7 @@ async def _connect(
     )
 
 
-def _requeue_unfinished(application: Application, svc: Services) -> None:  # type: ignore[type-arg]
+def _requeue_unfinished(application: BotApplication, svc: Services) -> None:
     pending = svc.journal.pending()
     for key, payload in pending:
         application.update_queue.put_nowait(
@@ -296,7 +298,7 @@ def _requeue_unfinished(application: Application, svc: Services) -> None:  # typ
         log.info("%d unfinished update(s) from the last run queued again", len(pending))
 
 
-async def _shut_down(application: Application) -> None:  # type: ignore[type-arg]
+async def _shut_down(application: BotApplication) -> None:
     """Stop polling, finish the updates fetched, and close every connection; from any point
     of start-up too."""
     if application.updater is not None and application.updater.running:
@@ -345,7 +347,7 @@ def _share_cores_with_the_event_loop() -> None:
     sys.setswitchinterval(0.0005)
 
 
-async def _serve_until_signalled(application: Application) -> None:  # type: ignore[type-arg]
+async def _serve_until_signalled(application: BotApplication) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from bot import messages
 from bot.render import terminal
 from bot.settings import Settings
 from knowledge import Engine
 
-try:
-    import readline
-except ImportError:  # not on every platform; the chat works without history
-    readline = None  # type: ignore[assignment]
+
+def _readline() -> ModuleType | None:
+    """The line editor with history; not on every platform, and the chat works without."""
+    try:
+        return importlib.import_module("readline")
+    except ImportError:
+        return None
+
+
+readline = _readline()
 
 
 def chat(engine: Engine, settings: Settings) -> int:

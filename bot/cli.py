@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _collection_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _collection_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = commands.add_parser(
         "add",
         help="add documents to the collection (.md, .txt, .html, .htm, .pdf)",

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Coroutine
 from html import escape
-from typing import Any
 
 from telegram import (
     Chat,
@@ -29,11 +26,10 @@ from bot.addressing import group_question, is_greeting, strip_mention
 from bot.delivery import NO_PREVIEW
 from bot.feedback import DOWN, UP, VoteResult
 from bot.render import telegram as render
-from bot.services import Context, Services, services
+from bot.services import Context, Services
 from knowledge import Answer, follow_up, is_elliptical
 
 log = logging.getLogger(__name__)
-_background: set[asyncio.Task[None]] = set()
 FOLLOW_UP_SECONDS = 300  # in private, a question this soon after the last may follow it
 
 
@@ -41,7 +37,7 @@ FOLLOW_UP_SECONDS = 300  # in private, a question this soon after the last may f
 async def guard(update: Update, context: Context) -> None:
     """Stops updates from chats and users outside the allowlists: one refusal per private
     chat, then silence, so that repeating oneself is not answered by a stream of refusals."""
-    svc = services(context)
+    svc = context.services
     chat, user = update.effective_chat, update.effective_user
     if svc.is_allowed(chat.id if chat else None, user.id if user else None):
         return
@@ -58,7 +54,7 @@ async def start(update: Update, context: Context) -> None:
     if not _private(message):
         await help_command(update, context)
         return
-    count = len(services(context).batcher.documents)
+    count = len(context.services.batcher.documents)
     text = messages.START.format(count=count, example=escape(messages.EXAMPLE_QUESTION))
     await _reply(update, context, [text])
 
@@ -69,7 +65,7 @@ async def help_command(update: Update, context: Context) -> None:
 
 
 async def sources_command(update: Update, context: Context) -> None:
-    documents = [doc.info for doc in services(context).batcher.documents]
+    documents = [doc.info for doc in context.services.batcher.documents]
     await _reply(update, context, [render.sources_list(documents)])
 
 
@@ -115,7 +111,7 @@ async def not_text(update: Update, context: Context) -> None:
 async def edited(update: Update, context: Context) -> None:
     message = update.edited_message
     if message is not None and _private(message):
-        await services(context).delivery.send(
+        await context.services.delivery.send(
             message.chat_id, [render.plain(messages.EDITED)], reply_to=message.message_id
         )
 
@@ -123,11 +119,11 @@ async def edited(update: Update, context: Context) -> None:
 async def migrated(update: Update, context: Context) -> None:
     message = _message(update)
     if message.migrate_to_chat_id:
-        services(context).delivery.chat_moved(message.chat_id, message.migrate_to_chat_id)
+        context.services.delivery.chat_moved(message.chat_id, message.migrate_to_chat_id)
 
 
 async def _answer_in_chat(update: Update, context: Context, question: str) -> None:
-    svc = services(context)
+    svc = context.services
     message = _message(update)
     user_id = message.from_user.id if message.from_user else message.chat_id
     verdict = svc.limiter.check(user_id, message.chat_id)
@@ -136,7 +132,7 @@ async def _answer_in_chat(update: Update, context: Context, question: str) -> No
             await _reply(update, context, [render.plain(messages.RATE_LIMITED)])
         return
     started = time.monotonic()
-    _in_background(svc.delivery.show_typing(message.chat_id, _thread(message)))
+    context.application.create_task(svc.delivery.show_typing(message.chat_id, _thread(message)))
     searched = _with_context(svc, message, question)
     answer = await svc.batcher.answer(searched)
     texts = render.answer_messages(answer, asked=question)
@@ -171,21 +167,21 @@ async def more_sources(update: Update, context: Context) -> None:
     if answer_message is None or not question:
         await query.answer(messages.ANSWER_EXPIRED)
         return
-    answer = await services(context).batcher.answer(question)
+    answer = await context.services.batcher.answer(question)
     if shown >= len(answer.citations):
         await query.answer(messages.NO_MORE_SOURCES)
         return
     await query.answer()
     texts = render.answer_messages(answer, first=shown, with_question=False)
     following = render.answer_keyboard(answer, shown + render.SHOWN_CITATIONS)
-    sent = await services(context).delivery.send(
+    sent = await context.services.delivery.send(
         answer_message.chat_id,
         texts,
         reply_to=answer_message.message_id,
         thread_id=_thread(answer_message),
         markup=following,
     )
-    services(context).feedback.record_follow_up(
+    context.services.feedback.record_follow_up(
         answer,
         (answer_message.chat_id, answer_message.message_id),
         [(m.chat_id, m.message_id) for m in sent],
@@ -197,7 +193,7 @@ async def more_sources(update: Update, context: Context) -> None:
 
 
 def _answered_question(context: Context, answer_message: Message) -> str:
-    recorded = services(context).feedback.question_at(
+    recorded = context.services.feedback.question_at(
         answer_message.chat_id, answer_message.message_id
     )
     if recorded is not None:
@@ -222,7 +218,7 @@ async def vote(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _, direction, *result_id = query.data.split(":")
-    feedback = services(context).feedback
+    feedback = context.services.feedback
     if result_id:  # posted through inline mode
         answer_id = feedback.inline_answer(result_id[0])
     else:
@@ -241,7 +237,7 @@ async def _answer_carried_by(
     recorded now, from the question it replies to (as "More sources" finds it)."""
     if message is None:
         return None
-    svc = services(context)
+    svc = context.services
     known = svc.feedback.answer_at(message.chat.id, message.message_id)
     original = message.reply_to_message if isinstance(message, Message) else None
     if known is not None or original is None or original.from_user is None:
@@ -257,7 +253,7 @@ async def gaps_command(update: Update, context: Context) -> None:
     """Admins: the questions declined and the answers rated 👎, most frequent first."""
     if not await _admin(update, context):
         return
-    await _reply(update, context, [render.gaps_message(services(context).feedback.gaps())])
+    await _reply(update, context, [render.gaps_message(context.services.feedback.gaps())])
 
 
 # --- inline mode -----------------------------------------------------------
@@ -276,11 +272,11 @@ async def inline_query(update: Update, context: Context) -> None:
         await query.answer([howto], cache_time=300)
         return
     started = time.monotonic()
-    answer = await services(context).batcher.answer(text)
+    answer = await context.services.batcher.answer(text)
     html_message = render.answer_messages(answer)[0]
     title, description = _inline_summary(answer)
     result_id = hashlib.sha256(text.encode()).hexdigest()[:32]
-    services(context).feedback.record_inline(answer, result_id)
+    context.services.feedback.record_inline(answer, result_id)
     # A message posted inline is no reply, so "More sources" could not find its question there.
     markup = render.answer_keyboard(answer, shown=len(answer.citations), result_id=result_id)
     result = _article(result_id, title, description, html_message, markup)
@@ -288,7 +284,7 @@ async def inline_query(update: Update, context: Context) -> None:
         await query.answer([result], cache_time=30)
     except BadRequest as exc:  # the user typed on and the query expired
         log.info("inline answer not delivered: %s", exc.message)
-    services(context).stats.record(answer, time.monotonic() - started)
+    context.services.stats.record(answer, time.monotonic() - started)
 
 
 def _inline_summary(answer: Answer) -> tuple[str, str]:
@@ -319,7 +315,7 @@ def _article(
 
 # --- admin -----------------------------------------------------------------
 async def stats_command(update: Update, context: Context) -> None:
-    svc = services(context)
+    svc = context.services
     if not await _admin(update, context):
         return
     p50, p95, p99 = svc.stats.percentiles()
@@ -347,7 +343,7 @@ async def stats_command(update: Update, context: Context) -> None:
 
 async def reindex_command(update: Update, context: Context) -> None:
     """Rebuilds from the corpus in the background; answers come from the old index meanwhile."""
-    svc = services(context)
+    svc = context.services
     if not await _admin(update, context):
         return
     if svc.reindexing.locked():
@@ -374,7 +370,7 @@ async def reindex_command(update: Update, context: Context) -> None:
 async def _admin(update: Update, context: Context) -> bool:
     message = _message(update)
     user_id = message.from_user.id if message.from_user else None
-    if services(context).is_admin(user_id):
+    if context.services.is_admin(user_id):
         return True
     if _private(message):
         await _reply(update, context, [render.plain(messages.ADMIN_ONLY)])
@@ -398,7 +394,7 @@ async def _reply(
     markup: InlineKeyboardMarkup | None = None,
 ) -> list[Message]:
     message = _message(update)
-    return await services(context).delivery.send(
+    return await context.services.delivery.send(
         message.chat_id,
         texts,
         reply_to=message.message_id,
@@ -410,12 +406,6 @@ async def _reply(
 async def _usage_hint(update: Update, context: Context) -> None:
     usage = messages.ASK_USAGE.format(example=messages.EXAMPLE_QUESTION)
     await _reply(update, context, [render.plain(usage)])
-
-
-def _in_background(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.ensure_future(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 def _message(update: Update) -> Message:

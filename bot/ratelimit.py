@@ -7,6 +7,8 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from telegram.constants import FloodLimit
+
 
 @dataclass
 class TokenBucket:
@@ -106,7 +108,7 @@ class SlidingWindow:
         return slot - now
 
 
-GROUP_LIMIT = 20  # Telegram's limit: 20 messages a minute in one group
+GROUP_LIMIT = int(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # in any minute of one group
 GROUP_WINDOW_SECONDS = 60.0
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from telegram import Chat
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.batcher import AnswerBatcher
 from bot.delivery import Delivery
@@ -53,14 +53,24 @@ class Services:
         return chat_ok and user_ok
 
 
-Context = CallbackContext[
-    ExtBot[None], dict[object, object], dict[object, object], dict[object, object]
-]
+Data = dict[Any, Any]
 
 
-def services(context: Context) -> Services:
-    return cast(Services, context.bot_data[_KEY])
+class Context(CallbackContext[ExtBot[None], Data, Data, Data]):
+    """The context every handler gets (registered through `ContextTypes`): the running bot's
+    shared services, typed."""
+
+    @property
+    def services(self) -> Services:
+        return cast(Services, self.bot_data[_KEY])
 
 
-def install(bot_data: dict[object, object], value: Services) -> None:
-    bot_data[_KEY] = value
+BotApplication = Application[ExtBot[None], Context, Data, Data, Data, None]
+
+
+def application_services(application: BotApplication) -> Services:
+    return cast(Services, application.bot_data[_KEY])
+
+
+def install(application: BotApplication, value: Services) -> None:
+    application.bot_data[_KEY] = value

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError
-from telegram.request import RequestData
+from telegram.request import BaseRequest, RequestData
 
 from bot.http_client import NEVER_SENT, AiohttpRequest
 from bot.ratelimit import SendLimiter
@@ -74,9 +74,22 @@ class ResilientRequest(AiohttpRequest):
         super().__init__(**kwargs)
         self._limiter = limiter
 
-    async def do_request(  # type: ignore[override]
-        self, url: str, method: str, request_data: RequestData | None = None, **timeouts: Any
+    async def do_request(  # noqa: PLR0917 - python-telegram-bot's signature
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        timeouts = {
+            "read_timeout": read_timeout,
+            "write_timeout": write_timeout,
+            "connect_timeout": connect_timeout,
+            "pool_timeout": pool_timeout,
+        }
         endpoint = url.rsplit("/", 1)[-1]
         if endpoint in RETRIED_BY_CALLER:
             return await super().do_request(url, method, request_data, **timeouts)

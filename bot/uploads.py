@@ -12,18 +12,19 @@ from collections import OrderedDict
 from pathlib import Path
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import FileSizeLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot import handlers, messages
 from bot.render import telegram as render
-from bot.services import Context, services
+from bot.services import Context
 from knowledge import Document, IngestError, KnowledgeError
 from knowledge.ingest import read_file
 from knowledge.passages import split_document
 
 log = logging.getLogger(__name__)
 
-MAX_DOWNLOAD_BYTES = 20 * 2**20  # what Telegram lets bots download
+MAX_DOWNLOAD_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)  # what Telegram lets bots download
 _PENDING_KEY = "pending-uploads"
 _MAX_PENDING = 100
 
@@ -34,7 +35,7 @@ async def received(update: Update, context: Context) -> None:
     message = _message(update)
     document = message.document
     assert document is not None
-    svc = services(context)
+    svc = context.services
     if not svc.is_admin(message.from_user.id if message.from_user else None):
         await handlers.not_text(update, context)
         return
@@ -76,7 +77,7 @@ async def button(update: Update, context: Context) -> None:
     """Add or Cancel under an upload's summary."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    svc = services(context)
+    svc = context.services
     if not svc.is_admin(query.from_user.id):
         await query.answer(messages.ADMIN_ONLY)
         return
@@ -107,7 +108,7 @@ async def button(update: Update, context: Context) -> None:
 async def documents_command(update: Update, context: Context) -> None:
     if not await _admin(update, context):
         return
-    documents = [doc.info for doc in services(context).batcher.documents]
+    documents = [doc.info for doc in context.services.batcher.documents]
     await _reply(context, _message(update), render.collection_list(documents))
 
 
@@ -120,7 +121,7 @@ async def remove_command(update: Update, context: Context) -> None:
         await _reply(context, message, [render.plain(messages.REMOVE_USAGE)])
         return
     try:
-        removed = await services(context).batcher.remove(doc_ids)
+        removed = await context.services.batcher.remove(doc_ids)
     except KnowledgeError as exc:
         await _reply(context, message, [render.plain(str(exc))])
         return
@@ -149,7 +150,7 @@ def _pending(context: Context) -> OrderedDict[str, Document]:
 
 async def _admin(update: Update, context: Context) -> bool:
     message = _message(update)
-    if services(context).is_admin(message.from_user.id if message.from_user else None):
+    if context.services.is_admin(message.from_user.id if message.from_user else None):
         return True
     if message.chat.type == message.chat.PRIVATE:
         await _reply(context, message, [render.plain(messages.ADMIN_ONLY)])
@@ -162,7 +163,7 @@ async def _reply(
     texts: list[str],
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
-    await services(context).delivery.send(
+    await context.services.delivery.send(
         message.chat_id, texts, reply_to=message.message_id, markup=markup
     )
 

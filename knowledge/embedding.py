@@ -93,8 +93,8 @@ class Encoder:
             from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
             from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
-            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # it warns about every long question we truncate
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()  # it warns about every long question we truncate
             self._model: Any = SentenceTransformer(location, device="cpu")
         except Exception as exc:  # the library raises many kinds for a bad model
             raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc

@@ -385,9 +385,25 @@ def _read_manifest(directory: Path) -> Manifest:
     if not path.exists():
         raise FileNotFoundError(path)
     try:
-        return Manifest.model_validate_json(path.read_bytes())
-    except (ValidationError, OSError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise IndexCorruptError(f"unreadable manifest: {exc.__class__.__name__}") from exc
+    try:
+        return Manifest.model_validate_json(raw)
+    except ValidationError as exc:
+        version = _format_version(raw)
+        if version is not None and version != FORMAT_VERSION:  # an upgrade, not damage
+            raise IndexCorruptError(f"index format {version} is now {FORMAT_VERSION}") from exc
+        raise IndexCorruptError(f"unreadable manifest: {exc.__class__.__name__}") from exc
+
+
+def _format_version(raw: bytes) -> int | None:
+    """The format version a manifest says it has, however little else of it can be read."""
+    try:
+        version = json.loads(raw)["key"]["format_version"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return version if isinstance(version, int) else None
 
 
 def _read_part(directory: Path, name: str, entry: PartEntry | None) -> tuple[Part, PartEntry]:

@@ -134,8 +134,8 @@ def _change(
 def _portable(exc: Exception) -> KnowledgeError:
     """The engine's own errors as they are; anything else as a KnowledgeError naming it, since
     not every exception survives the trip through the pipe."""
-    if type(exc).__module__ == KnowledgeError.__module__:
-        return exc  # type: ignore[return-value]
+    if isinstance(exc, KnowledgeError) and type(exc).__module__ == KnowledgeError.__module__:
+        return exc
     return KnowledgeError(f"{exc.__class__.__name__}: {exc}")
 
 

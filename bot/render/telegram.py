@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import MessageLimit
 
 from bot import messages
 from bot.feedback import Gap
 from bot.render.sources import source_line
 from knowledge import Answer, AnswerKind, Citation, DocumentInfo
 
-MAX_LENGTH = 4096
+MAX_LENGTH = int(MessageLimit.MAX_TEXT_LENGTH)
 SHOWN_CITATIONS = 3
 INLINE_QUERY_LIMIT = 256
 GAPS_SHOWN = 20

@@ -17,7 +17,7 @@ from typing import Any
 from bot.app import build_application, serve
 from bot.batcher import AnswerBackend, EngineThread
 from bot.ratelimit import GROUP_WINDOW_SECONDS
-from bot.services import Services, services
+from bot.services import Services, application_services
 from bot.settings import Settings, load_settings
 from knowledge import Engine
 
@@ -89,7 +89,7 @@ def running_bot(
     )
     if errors:
         raise errors[0]
-    bot = RunningBot(settings, services(application), thread, loop, stop_event)  # type: ignore[arg-type]
+    bot = RunningBot(settings, application_services(application), thread, loop, stop_event)
     try:
         yield bot
     finally:
