@@ -29,10 +29,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, messages, uploads
+from bot import messages
 from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
 from bot.delivery import Delivery
 from bot.feedback import FeedbackStore, feedback_path
+from bot.handlers import access, admin, buttons, chat, commands, errors, inline, uploads
 from bot.http_client import AiohttpRequest
 from bot.journal import UpdateJournal, update_key
 from bot.logs import configure_logging
@@ -182,33 +183,31 @@ def _file_url(base_url: str) -> str:
 def _add_handlers(app: BotApplication) -> None:
     new = filters.UpdateType.MESSAGE
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
-    app.add_handler(TypeHandler(Update, handlers.guard), group=-1)
+    app.add_handler(TypeHandler(Update, access.guard), group=-1)
     for name, callback in (
-        ("start", handlers.start),
-        ("help", handlers.help_command),
-        ("sources", handlers.sources_command),
-        ("ask", handlers.ask_command),
-        ("stats", handlers.stats_command),
-        ("reindex", handlers.reindex_command),
-        ("gaps", handlers.gaps_command),
+        ("start", commands.start),
+        ("help", commands.help_command),
+        ("sources", commands.sources_command),
+        ("ask", commands.ask_command),
+        ("stats", admin.stats_command),
+        ("reindex", admin.reindex_command),
+        ("gaps", admin.gaps_command),
         ("documents", uploads.documents_command),
         ("remove", uploads.remove_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=new))
-    app.add_handler(MessageHandler(new & filters.StatusUpdate.MIGRATE, handlers.migrated))
-    app.add_handler(MessageHandler(new & private & filters.COMMAND, handlers.unknown_command))
-    app.add_handler(MessageHandler(new & private & filters.TEXT, handlers.private_text))
-    app.add_handler(
-        MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, handlers.group_text)
-    )
+    app.add_handler(MessageHandler(new & filters.StatusUpdate.MIGRATE, chat.migrated))
+    app.add_handler(MessageHandler(new & private & filters.COMMAND, commands.unknown_command))
+    app.add_handler(MessageHandler(new & private & filters.TEXT, chat.private_text))
+    app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, chat.group_text))
     app.add_handler(MessageHandler(new & private & filters.Document.ALL, uploads.received))
-    app.add_handler(MessageHandler(new & private, handlers.not_text))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, handlers.edited))
-    app.add_handler(InlineQueryHandler(handlers.inline_query))
-    app.add_handler(CallbackQueryHandler(handlers.more_sources, pattern=r"^more:\d+$"))
-    app.add_handler(CallbackQueryHandler(handlers.vote, pattern=handlers.VOTE_PATTERN))
+    app.add_handler(MessageHandler(new & private, chat.not_text))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, chat.edited))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+    app.add_handler(CallbackQueryHandler(buttons.more_sources, pattern=r"^more:\d+$"))
+    app.add_handler(CallbackQueryHandler(buttons.vote, pattern=buttons.VOTE_PATTERN))
     app.add_handler(CallbackQueryHandler(uploads.button, pattern=r"^upload:(add|cancel):"))
-    app.add_error_handler(handlers.on_error)
+    app.add_error_handler(errors.on_error)
 
 
 async def serve(

@@ -15,7 +15,8 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import FileSizeLimit
 from telegram.error import BadRequest, TelegramError
 
-from bot import handlers, messages
+from bot import messages
+from bot.handlers.chat import not_text
 from bot.render import telegram as render
 from bot.services import Context
 from knowledge import Document, IngestError, KnowledgeError
@@ -37,7 +38,7 @@ async def received(update: Update, context: Context) -> None:
     assert document is not None
     svc = context.services
     if not svc.is_admin(message.from_user.id if message.from_user else None):
-        await handlers.not_text(update, context)
+        await not_text(update, context)
         return
     config = svc.settings.engine_config()
     name = document.file_name or "document"
