@@ -21,7 +21,7 @@ import logging
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -187,13 +187,16 @@ class EngineWorkers:
             worker.ready.add_done_callback(functools.partial(self._settled, worker))
 
     async def answer_many(self, questions: list[str]) -> list[Answer]:
-        """Answers from the first idle worker; a crashed worker's batch is tried once more."""
+        """Answers from the first idle worker; a crashed worker's batch is tried once more, by
+        another worker (the crashed one can look idle until its pipe is seen closed)."""
+        crashed: list[_Worker] = []
         for attempt in (1, 2):
-            worker = await self._take_idle()
+            worker = await self._take_idle(crashed)
             try:
                 answers: list[Answer] = await self._ask(worker, "answer", questions)
                 return answers
             except EngineWorkerError:
+                crashed.append(worker)
                 if attempt == 2:
                     raise
             finally:
@@ -327,10 +330,11 @@ class EngineWorkers:
             log.error("engine worker %d did not start: %s", worker.number, error)
         self._wake()
 
-    async def _take_idle(self) -> _Worker:
+    async def _take_idle(self, avoid: Sequence[_Worker] = ()) -> _Worker:
+        """An idle, ready worker, and not one of `avoid`."""
         while True:
             for worker in self._workers:
-                if not worker.busy and _is_ready(worker):
+                if not worker.busy and _is_ready(worker) and all(worker is not a for a in avoid):
                     worker.busy = True
                     return worker
             if not self._workers or all(_failed(w) for w in self._workers):
