@@ -15,7 +15,7 @@ from knowledge.config import EngineConfig
 from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
 from knowledge.features import Candidates, Query, candidates
-from knowledge.focus import name_terms, split_focus
+from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.ranking import Ranking
@@ -29,7 +29,7 @@ from knowledge.store import (
     read_index,
 )
 from knowledge.subject import collection_subject
-from knowledge.text import clean_question, expected_answer
+from knowledge.text import clean_question, expected_answer, question_core, terms
 
 log = logging.getLogger(__name__)
 
@@ -185,14 +185,14 @@ class Engine:
         text = clean_question(question)
         if not text:
             return "", False
-        return self.encoder.truncate(self._speller.correct(text))
+        return self.encoder.truncate(self._speller.correct(question_core(text)))
 
     def _queries(self, texts: list[str]) -> dict[str, Query]:
         """Each distinct question as searched: itself, with the collection's subject, and
         without the names it mentions (its focus); all encoded in one batch."""
         focuses = {text: split_focus(text, self._names) for text in texts if text}
         variants = {
-            text: (text, self._with_subject(text), focus.residual or text)
+            text: (text, self._with_subject(text), _focus_text(text, focus))
             for text, focus in focuses.items()
         }
         vectors = self._encode([v for group in variants.values() for v in group])
@@ -213,7 +213,10 @@ class Engine:
         """The question about the collection's subject, when it names nothing the collection
         does not know: "who picks them?" is about the subject, "capital of Australia?" is not."""
         known, unknown = self.index.lexical.term_ids(text)
-        return f"{text} {self.subject}" if self.subject and known.size and not unknown else text
+        if not self.subject or not known.size or unknown:
+            return text
+        subject = set(terms(self.subject))
+        return text if subject <= set(terms(text)) else f"{text} {self.subject}"
 
     def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
@@ -268,3 +271,9 @@ class Engine:
     def _closest(self, hits: list[retrieval.Hit], limit: int = 2) -> tuple[DocumentInfo, ...]:
         doc_ids = dict.fromkeys(self.index.passages[h.passage].doc_id for h in hits)
         return tuple(self._by_id[d].info for d in list(doc_ids)[:limit] if d in self._by_id)
+
+
+def _focus_text(text: str, focus: Focus) -> str:
+    """What the question asks about the names it mentions; the whole question when it names
+    nothing, or asks nothing beyond them ("What does FlexBot do?")."""
+    return focus.residual if focus.has_names and terms(focus.residual) else text

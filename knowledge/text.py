@@ -145,3 +145,23 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+_ASIDE = re.compile(r"\([^()]*\)")
+_CLAUSE_END = re.compile(r":\s+|\s+[-–—]\s+")
+_ASKS = re.compile(
+    r"^\W*(what|who|whom|whose|when|where|why|how|which|is|are|was|were|do|does|did|can|"
+    r"could|should|will|would|has|have|had|tell|explain|list|name|describe)\b",
+    re.IGNORECASE,
+)
+
+
+def question_core(text: str) -> str:
+    """The question without the chat around it: "Quick question: when did it start? Thanks!"
+    is searched as "when did it start?". Asides in brackets go; of several sentences or
+    clauses, those that ask are kept (all of them when none does)."""
+    bare = _ASIDE.sub(" ", text).strip() or text
+    sentences = [bare[start:end] for start, end in sentence_spans(bare)]
+    segments = [c.strip() for s in sentences for c in _CLAUSE_END.split(s) if c.strip()]
+    asking = [s for s in segments if s.endswith("?") or _ASKS.match(s)]
+    return " ".join(asking) if asking and len(segments) > 1 else " ".join(bare.split())

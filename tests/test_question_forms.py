@@ -1,0 +1,89 @@
+"""How a question is read before it is searched: the chat around it, misspellings, the
+collection's subject, and other scripts. Plain functions on the real corpus; no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import Document
+from knowledge.corpus import load_corpus
+from knowledge.language import foreign_script
+from knowledge.spelling import SpellingCorrector
+from knowledge.subject import collection_subject
+from knowledge.text import question_core
+from tests.conftest import CORPUS_DIR
+
+
+@pytest.fixture(scope="module")
+def documents() -> list[Document]:
+    return load_corpus(CORPUS_DIR)
+
+
+@pytest.fixture(scope="module")
+def speller(documents: list[Document]) -> SpellingCorrector:
+    return SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
+
+
+@pytest.mark.parametrize(
+    ("typed", "core"),
+    [
+        ("Quick question: What does FlexBot do? Thanks!", "What does FlexBot do?"),
+        ("I'm writing a report. Who runs the list? Please be brief.", "Who runs the list?"),
+        ("Please help - which firms supply Goldwind", "which firms supply Goldwind"),
+        ("What does FlexBot do? (asking for work)", "What does FlexBot do?"),
+        ("Mr. Huang said what about SMEs?", "Mr. Huang said what about SMEs?"),
+        ("keanda where r they based", "keanda where r they based"),
+        ("Thanks!", "Thanks!"),
+    ],
+)
+def test_the_chat_around_a_question_is_not_searched(typed: str, core: str) -> None:
+    assert question_core(typed) == core
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("litle giants patnets", "little giants patents"),
+        ("goverment subsidys", "government subsidy"),
+        ("the trade war statred", "the trade war started"),
+        ("suply chians", "supply chains"),
+    ],
+)
+def test_misspelt_words_are_corrected_against_the_collection(
+    speller: SpellingCorrector, typed: str, meant: str
+) -> None:
+    assert speller.correct(typed) == meant
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "kenda where are they based",  # one letter from Keanda, a name: never made into it
+        "How many employees does Huawai have",  # an unknown name stays as typed
+        "What did Xi say in 2019?",  # numbers and short words are left alone
+    ],
+)
+def test_names_and_numbers_are_never_corrected_into_other_names(
+    speller: SpellingCorrector, question: str
+) -> None:
+    assert speller.correct(question) == question
+
+
+def test_the_subject_comes_from_what_the_titles_share(documents: list[Document]) -> None:
+    assert collection_subject(documents) == "China little giants"
+    one = collection_subject(documents[:1])
+    assert "Small" in one and "Giants" in one  # a lone document: its title's words
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("小巨人是什么？", "zh"),
+        ("Какие льготы получают малые гиганты?", "ru"),
+        ("What is 小巨人?", None),
+        ("Was ist ein kleiner Riese?", None),
+        ("🤔🤔", None),
+    ],
+)
+def test_the_script_tells_the_language(question: str, language: str | None) -> None:
+    assert foreign_script(question) == language
