@@ -19,8 +19,7 @@ from benchmarks.scoring import SHARED_EVAL, Outcome, by_kind, load_questions, ou
 from benchmarks.train_ranking import cross_validate, english_examples
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig
-
-STRENGTH = 0.3  # as chosen by `python -m benchmarks.train_ranking`
+from knowledge.ranking import Ranking
 
 
 def report(name: str, outcomes: Sequence[Outcome]) -> None:
@@ -42,7 +41,7 @@ def main() -> None:
         engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
         report(
             "own set, held-out folds",
-            cross_validate(engine, english_examples(engine), args.folds, STRENGTH),
+            cross_validate(engine, english_examples(engine), args.folds, Ranking.load().strength),
         )
         for path in checks:
             questions = load_questions([path])

@@ -53,6 +53,7 @@ class Ranking(BaseModel):
     gate: LinearModel
     threshold: float
     floor: float = 0.0  # below this confidence even a plainly relevant passage is declined
+    strength: float = 1.0  # the regularisation it was fitted with (chosen by cross-validation)
 
     @model_validator(mode="after")
     def _features_match(self) -> Ranking:
