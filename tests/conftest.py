@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -19,6 +21,9 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-"
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
+
+if TYPE_CHECKING:
+    from tests.support.botrunner import BotProcess
 
 # CI replays one fixed set of examples and keeps no example database, so a run is decided
 # by the code alone; locally each run explores new examples, more of them.
@@ -90,3 +95,22 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         )
 
     return run
+
+
+@pytest.fixture(scope="module")
+def index_dir(engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's index for a module's bot processes, which load it without a
+    rebuild (a test that changes it works on a copy of its own)."""
+    directory = tmp_path_factory.mktemp("index-copy") / "index"
+    shutil.copytree(engine.config.index_dir, directory)
+    assert Engine.load(EngineConfig(index_dir=directory), encoder=encoder).index_status == "loaded"
+    return directory
+
+
+@pytest.fixture
+def processes() -> Iterator[list[BotProcess]]:
+    """Bot processes a test starts; killed at its end, whatever happened."""
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.kill()

@@ -6,8 +6,6 @@ sent again is still answered once."""
 from __future__ import annotations
 
 import logging
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,29 +14,12 @@ from telegram.error import NetworkError
 
 from bot.app import PollingErrors
 from bot.stats import Stats
-from knowledge import Engine, EngineConfig
-from knowledge.embedding import Encoder
+from knowledge import Engine
 from tests.reliability_helpers import JSON, QUESTIONS, TAX_QUESTION, expected_messages, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden
 from tests.support.emulator import BotApiEmulator, Conflict, ServerError
 
 CONFLICTS = 3
-
-
-@pytest.fixture(scope="module")
-def index_dir(engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("polling") / "index"
-    shutil.copytree(engine.config.index_dir, directory)
-    assert Engine.load(EngineConfig(index_dir=directory), encoder=encoder).index_status == "loaded"
-    return directory
-
-
-@pytest.fixture
-def processes() -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
 
 
 def _private(emu: BotApiEmulator, name: str) -> tuple[JSON, JSON]:

@@ -10,41 +10,21 @@ import gc
 import itertools
 import logging
 import re
-import shutil
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_application, serve
 from bot.batcher import EngineThread
-from knowledge import Engine, EngineConfig
-from knowledge.embedding import Encoder
+from knowledge import Engine
 from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden, bot_settings
 from tests.support.emulator import BotApiEmulator, free_port
 
 ATTEMPT = "start-up: Telegram did not answer"
 STOP_TIMEOUT = 20  # seconds from SIGTERM to exit, on a loaded machine (it was 26-35 s)
-
-
-@pytest.fixture(scope="module")
-def index_dir(engine: Engine, encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the session's index, so that each process loads it without a rebuild."""
-    directory = tmp_path_factory.mktemp("startup") / "index"
-    shutil.copytree(engine.config.index_dir, directory)
-    assert Engine.load(EngineConfig(index_dir=directory), encoder=encoder).index_status == "loaded"
-    return directory
-
-
-@pytest.fixture
-def processes() -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
 
 
 def _ask(emu: BotApiEmulator, name: str) -> int:
