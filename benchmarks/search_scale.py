@@ -35,7 +35,7 @@ from knowledge import dense, features, retrieval
 from knowledge.corpus import load_corpus
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage
-from knowledge.ranking import Ranking
+from knowledge.ranking import Ranking, probabilities
 from knowledge.store import PassageIndex
 from knowledge.text import expected_answer
 
@@ -168,9 +168,9 @@ def search(index: PassageIndex, ranking: Ranking, query: features.Query) -> list
     found = features.candidates(index, query)
     if found.passages.size == 0:
         return []
-    order, scores = ranking.rank(found)
-    ranking.confidence(found, order)
-    return retrieval.select(index, retrieval.hits(found, order, scores), CITATIONS)
+    order, logits = ranking.rank(found)
+    ranking.answers(found, order, logits)
+    return retrieval.select(index, retrieval.hits(found, order, probabilities(logits)), CITATIONS)
 
 
 def time_search(index: PassageIndex, ranking: Ranking, queries: list[Question]) -> list[float]:
@@ -216,10 +216,10 @@ def time_stages(
         matched = time.perf_counter()
         candidates = features.candidates(index, query)
         gathered = time.perf_counter()
-        order, probabilities = ranking.rank(candidates)
-        ranking.confidence(candidates, order)
+        order, logits = ranking.rank(candidates)
+        ranking.answers(candidates, order, logits)
         ranked = time.perf_counter()
-        retrieval.select(index, retrieval.hits(candidates, order, probabilities), CITATIONS)
+        retrieval.select(index, retrieval.hits(candidates, order, probabilities(logits)), CITATIONS)
         end = time.perf_counter()
         for name, seconds in zip(
             stages,

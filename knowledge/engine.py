@@ -18,7 +18,7 @@ from knowledge.features import Candidates, Query, candidates
 from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
-from knowledge.ranking import Ranking
+from knowledge.ranking import Ranking, probabilities
 from knowledge.spelling import SpellingCorrector
 from knowledge.store import (
     MANIFEST,
@@ -80,6 +80,7 @@ class Engine:
         self.index_status = index_status
         self.ranking = Ranking.load()
         self.subject = collection_subject(documents)
+        self._subject_terms = frozenset(terms(self.subject))
         self._by_id = {doc.doc_id: doc for doc in documents}
         self._names = name_terms(documents)
         self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
@@ -165,15 +166,22 @@ class Engine:
         return self.answer_many([question])[0]
 
     def answer_many(self, questions: list[str]) -> list[Answer]:
-        """Answers in the same order; the encoder runs once for the whole batch."""
+        """Answers in the same order; the encoder runs once for the whole batch (and not for
+        questions in another script, which the model does not read)."""
         prepared = [self._prepare(q) for q in questions]
-        queries = self._queries([text for text, _ in prepared])
-        return [
-            self._answer(question, queries[text], truncated)
-            if text
-            else Answer(question=question, kind=AnswerKind.EMPTY_QUESTION)
-            for question, (text, truncated) in zip(questions, prepared, strict=True)
-        ]
+        languages = {text: foreign_script(text) for text, _ in prepared if text}
+        queries = self._queries([text for text, language in languages.items() if not language])
+        answers = []
+        for question, (text, truncated) in zip(questions, prepared, strict=True):
+            if not text:
+                answers.append(Answer(question=question, kind=AnswerKind.EMPTY_QUESTION))
+            elif language := languages[text]:  # never claim "not covered": it may well be
+                answers.append(
+                    Answer(question=question, kind=AnswerKind.OTHER_LANGUAGE, language=language)
+                )
+            else:
+                answers.append(self._answer(question, queries[text], truncated))
+        return answers
 
     def candidates_many(self, questions: list[str]) -> list[Candidates]:
         """The candidates and signals the ranking sees, for fitting and inspecting it."""
@@ -215,8 +223,7 @@ class Engine:
         known, unknown = self.index.lexical.term_ids(text)
         if not self.subject or not known.size or unknown:
             return text
-        subject = set(terms(self.subject))
-        return text if subject <= set(terms(text)) else f"{text} {self.subject}"
+        return text if self._subject_terms <= set(terms(text)) else f"{text} {self.subject}"
 
     def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
@@ -231,15 +238,12 @@ class Engine:
         return found
 
     def _answer(self, question: str, query: Query, truncated: bool) -> Answer:
-        language = foreign_script(query.text)
-        if language is not None:  # the model reads English: never claim "not covered"
-            return Answer(question=question, kind=AnswerKind.OTHER_LANGUAGE, language=language)
         found = candidates(self.index, query)
         if found.passages.size == 0:
             return Answer(question=question, kind=AnswerKind.NOT_COVERED, truncated=truncated)
-        order, scores = self.ranking.rank(found)
-        ranked = retrieval.hits(found, order, scores)
-        if not self.ranking.answers(found, order):
+        order, logits = self.ranking.rank(found)
+        ranked = retrieval.hits(found, order, probabilities(logits))
+        if not self.ranking.answers(found, order, logits):
             return Answer(
                 question=question,
                 kind=AnswerKind.NOT_COVERED,

@@ -66,28 +66,31 @@ class Ranking(BaseModel):
         return cls.model_validate_json(path.read_bytes())
 
     def rank(self, found: Candidates) -> tuple[npt.NDArray[np.int64], FloatArray]:
-        """Candidate rows best first, and each one's probability of answering."""
+        """Candidate rows best first, and each one's score (a logit: `probabilities` turns
+        scores into probabilities of answering)."""
         logits = self.ranker.logits(found.features)
-        order = np.argsort(-logits, kind="stable")
-        return order, _sigmoid(logits)
+        return np.argsort(-logits, kind="stable"), logits
 
-    def answers(self, found: Candidates, order: npt.NDArray[np.int64]) -> bool:
+    def answers(self, found: Candidates, order: npt.NDArray[np.int64], logits: FloatArray) -> bool:
         """The gate: the learned confidence, or a plainly relevant best passage that the
         learned gate does not rule out."""
-        confidence = self.confidence(found, order)
+        confidence = self.confidence(found, order, logits)
         if confidence >= self.threshold:
             return True
         return confidence >= self.floor and plainly_relevant(found, int(order[0]))
 
-    def confidence(self, found: Candidates, order: npt.NDArray[np.int64]) -> float:
+    def confidence(
+        self, found: Candidates, order: npt.NDArray[np.int64], logits: FloatArray
+    ) -> float:
         """The gate's probability that the best candidate answers the question."""
-        row = gate_row(found, self.ranker.logits(found.features), order)
-        return float(_sigmoid(self.gate.logits(row[None, :]))[0])
+        row = gate_row(found, logits, order)
+        return float(probabilities(self.gate.logits(row[None, :]))[0])
 
 
 _COLUMN = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 _PLAIN_RELEVANCE = 0.365  # the earlier hand-set gate, kept as a floor: see BENCHMARKS.md
 _PLAIN_FOCUS = 0.3
+_NAMES = QUESTION_FEATURES.index("names")
 
 
 def plainly_relevant(found: Candidates, row: int) -> bool:
@@ -96,7 +99,7 @@ def plainly_relevant(found: Candidates, row: int) -> bool:
     values = found.features[row]
     dense = max(values[_COLUMN["sentence"]], values[_COLUMN["passage"]])
     relevance = 0.65 * dense + 0.35 * values[_COLUMN["coverage"]]
-    names_only = found.question[2] > 0 and values[_COLUMN["focus_coverage"]] == 0
+    names_only = found.question[_NAMES] > 0 and values[_COLUMN["focus_coverage"]] == 0
     return bool(
         relevance >= _PLAIN_RELEVANCE
         and (not names_only or values[_COLUMN["focus"]] >= _PLAIN_FOCUS)
@@ -112,5 +115,5 @@ def gate_row(found: Candidates, logits: FloatArray, order: npt.NDArray[np.int64]
     )
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
+def probabilities(x: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float32)
