@@ -157,7 +157,7 @@ def _run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with claimed(settings.bot_state_dir):  # before anything else touches the state
-            from bot.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
+            from bot.surface.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
 
             return run_bot(settings)
     except KeyboardInterrupt:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot import messages
-from bot.batcher import AnswerBackend, EngineThread
 from bot.render.telegram import answer_messages
+from bot.serving.batcher import AnswerBackend, EngineThread
 from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
@@ -87,7 +87,7 @@ class Harness:
 
 
 async def _unfinished(bot: RunningBot) -> list[JSON]:
-    return bot.services.journal.pending()
+    return bot.surface.services.journal.pending()
 
 
 def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float = 30) -> None:

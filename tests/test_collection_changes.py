@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.serving.workers import EngineWorkers
 from knowledge import AnswerKind, Document, Engine, EngineConfig, collection
 from knowledge.embedding import Encoder
 from knowledge.ingest import read_file
-from knowledge.workers import EngineWorkers
 from tests.conftest import CORPUS_DIR
 from tests.test_index_store import SMALL_CORPUS, CountingEncoder
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.serving.workers import EngineWorkers
 from knowledge import CorpusError, Engine, EngineConfig
 from knowledge.embedding import Encoder
-from knowledge.workers import EngineWorkers
 from tests.reliability_helpers import (
     JSON,
     QUESTIONS,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot import journal as journal_module
-from bot.journal import UpdateJournal, update_key
 from bot.settings import SettingsError
+from bot.surface import journal as journal_module
+from bot.surface.journal import UpdateJournal, update_key
 
 JSON = dict[str, Any]
 

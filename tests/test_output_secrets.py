@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.logs import MASK, RedactingStream, configure_logging
+from bot.serving.workers import EngineWorkers
 from knowledge import Engine, EngineConfig
-from knowledge.workers import EngineWorkers
 from tests.conftest import RunBot
 from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import REPO, BotProcess
@@ -116,10 +116,10 @@ def test_a_crash_of_run_prints_a_masked_traceback(tmp_path: Path) -> None:
     """An error nothing catches, carrying the request URL, through `python -m bot run`."""
     script = textwrap.dedent(f"""
         import runpy, sys
-        import bot.app
+        import bot.surface.app
         def crash(settings):
             raise RuntimeError("cannot reach " + settings.telegram_base_url + {TOKEN!r})
-        bot.app.run_bot = crash
+        bot.surface.app.run_bot = crash
         sys.argv = ["bot", "run"]
         runpy.run_module("bot", run_name="__main__")
     """)

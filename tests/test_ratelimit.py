@@ -1,6 +1,6 @@
 """The limiter arithmetic, on a fake clock (the end-to-end tests check it through the bot)."""
 
-from bot.ratelimit import QuestionLimiter, SlidingWindow, TokenBucket
+from bot.sending.ratelimit import QuestionLimiter, SlidingWindow, TokenBucket
 
 
 def test_sliding_window_never_books_more_than_the_limit_in_any_period() -> None:

@@ -12,8 +12,8 @@ import pytest
 from telegram.error import Conflict as ConflictError
 from telegram.error import NetworkError
 
-from bot.app import PollingErrors
 from bot.stats import Stats
+from bot.surface.app import PollingErrors
 from knowledge import Engine
 from tests.reliability_helpers import JSON, QUESTIONS, TAX_QUESTION, expected_messages, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_application, serve
-from bot.batcher import EngineThread
+from bot.serving.batcher import EngineThread
+from bot.surface.app import build_application, serve
 from knowledge import Engine
 from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden, bot_settings

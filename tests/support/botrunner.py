@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_application, serve
-from bot.batcher import AnswerBackend, EngineThread
-from bot.ratelimit import GROUP_WINDOW_SECONDS
-from bot.services import Services, application_services
+from bot.sending.ratelimit import GROUP_WINDOW_SECONDS
+from bot.serving.batcher import AnswerBackend, EngineThread
 from bot.settings import Settings, load_settings
+from bot.surface.app import build_application, serve
+from bot.surface.services import Services, application_services
 from knowledge import Engine
 
 from .emulator import BotApiEmulator

@@ -11,7 +11,7 @@ from telegram import (
 
 from bot import messages
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.services import Context
 
 
 async def reply(

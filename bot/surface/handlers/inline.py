@@ -17,9 +17,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot import messages
-from bot.delivery import NO_PREVIEW
 from bot.render import telegram as render
-from bot.services import Context
+from bot.sending.delivery import NO_PREVIEW
+from bot.surface.services import Context
 from knowledge import Answer
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from telegram import (
 )
 
 from bot import messages
-from bot.addressing import group_question, is_greeting
-from bot.handlers.common import is_private_chat, message_of, reply, thread_of, usage_hint
 from bot.render import telegram as render
-from bot.services import Context, Services
+from bot.surface.addressing import group_question, is_greeting
+from bot.surface.handlers.common import is_private_chat, message_of, reply, thread_of, usage_hint
+from bot.surface.services import Context, Services
 from knowledge import follow_up, is_elliptical
 
 FOLLOW_UP_SECONDS = 300  # in private, a question this soon after the last may follow it

@@ -16,9 +16,9 @@ from telegram.constants import FileSizeLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot import messages
-from bot.handlers.chat import not_text
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.handlers.chat import not_text
+from bot.surface.services import Context
 from knowledge import Document, IngestError, KnowledgeError
 from knowledge.ingest import read_file
 from knowledge.passages import split_document

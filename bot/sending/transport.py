@@ -10,7 +10,7 @@ retried, never sendMessage; the send time-out is generous so that slow is not mi
 lost.
 
 Start-up calls are not retried here, but by their callers: getMe and setMyCommands by
-start-up as a whole, with one log line per attempt (bot/app.py), deleteWebhook by
+start-up as a whole, with one log line per attempt (bot/surface/app.py), deleteWebhook by
 python-telegram-bot's bootstrap just after them. Nor is getUpdates: it has a request object
 of its own, with no retries, as python-telegram-bot's polling loop retries it with backoff.
 """
@@ -27,8 +27,8 @@ import aiohttp
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
-from bot.http_client import NEVER_SENT, AiohttpRequest
-from bot.ratelimit import SendLimiter
+from bot.sending.http_client import NEVER_SENT, AiohttpRequest
+from bot.sending.ratelimit import SendLimiter
 
 log = logging.getLogger(__name__)
 

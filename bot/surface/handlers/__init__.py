@@ -1,2 +1,2 @@
 """Handlers, one module per surface: each turns one kind of update into engine calls and
-messages (`app.py` registers them)."""
+messages (`bot.surface.app` registers them)."""

@@ -19,8 +19,8 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
-from bot.http_client import never_sent
 from bot.render.telegram import MAX_LENGTH, utf16_length
+from bot.sending.http_client import never_sent
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Delivery:
             if never_sent(exc):
                 raise  # it never left: certainly not delivered
             # Telegram got the message and was slow to confirm: most likely delivered, and a
-            # second send would answer twice (see bot.transport).
+            # second send would answer twice (see bot.sending.transport).
             log.warning("sending to chat %s timed out; delivery unconfirmed", chat_id)
             return []
         except BadRequest as exc:

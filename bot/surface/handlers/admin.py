@@ -10,9 +10,9 @@ from telegram import (
 )
 
 from bot import messages
-from bot.handlers.common import is_private_chat, message_of, reply
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.handlers.common import is_private_chat, message_of, reply
+from bot.surface.services import Context
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot import messages
-from bot.handlers.common import is_private_chat, reply
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.handlers.common import is_private_chat, reply
+from bot.surface.services import Context
 
 log = logging.getLogger(__name__)
 

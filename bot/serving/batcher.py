@@ -7,9 +7,9 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from bot.serving.workers import Reloaded
 from knowledge import Answer, Document, Engine, collection
 from knowledge.collection import Listing
-from knowledge.workers import Reloaded
 
 MAX_BATCH = 32
 # With a batch already being answered, a lone question waits this long for company (or for
@@ -20,7 +20,7 @@ ENOUGH_FOR_A_BATCH = 4
 
 
 class AnswerBackend(Protocol):
-    """Where answers come from: `EngineThread` here, or `knowledge.workers.EngineWorkers`."""
+    """Where answers come from: `EngineThread` here, or `bot.serving.workers.EngineWorkers`."""
 
     @property
     def capacity(self) -> int:

@@ -10,13 +10,13 @@ from typing import Any, cast
 from telegram import Chat
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.batcher import AnswerBatcher
-from bot.delivery import Delivery
 from bot.feedback import FeedbackStore
-from bot.journal import UpdateJournal
-from bot.ratelimit import QuestionLimiter
+from bot.sending.delivery import Delivery
+from bot.sending.ratelimit import QuestionLimiter
+from bot.serving.batcher import AnswerBatcher
 from bot.settings import Settings
 from bot.stats import Stats
+from bot.surface.journal import UpdateJournal
 
 _KEY = "services"
 _MAX_REFUSED = 50_000

@@ -9,10 +9,10 @@ from telegram import (
 )
 
 from bot import messages
-from bot.handlers.chat import answer_in_chat
-from bot.handlers.common import is_private_chat, message_of, reply, usage_hint
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.handlers.chat import answer_in_chat
+from bot.surface.handlers.common import is_private_chat, message_of, reply, usage_hint
+from bot.surface.services import Context
 
 
 async def start(update: Update, context: Context) -> None:

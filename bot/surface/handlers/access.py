@@ -8,9 +8,9 @@ from telegram import (
 from telegram.ext import ApplicationHandlerStop
 
 from bot import messages
-from bot.handlers.common import is_private_chat, reply
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.handlers.common import is_private_chat, reply
+from bot.surface.services import Context
 
 
 async def guard(update: Update, context: Context) -> None:

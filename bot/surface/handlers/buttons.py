@@ -12,11 +12,11 @@ from telegram import (
 from telegram.error import BadRequest
 
 from bot import messages
-from bot.addressing import strip_mention
 from bot.feedback import DOWN, UP, VoteResult
-from bot.handlers.common import thread_of
 from bot.render import telegram as render
-from bot.services import Context
+from bot.surface.addressing import strip_mention
+from bot.surface.handlers.common import thread_of
+from bot.surface.services import Context
 
 
 async def more_sources(update: Update, context: Context) -> None:

@@ -30,20 +30,20 @@ from telegram.ext import (
 )
 
 from bot import messages
-from bot.batcher import AnswerBackend, AnswerBatcher, EngineThread
-from bot.delivery import Delivery
 from bot.feedback import FeedbackStore, feedback_path
-from bot.handlers import access, admin, buttons, chat, commands, errors, inline, uploads
-from bot.http_client import AiohttpRequest
-from bot.journal import UpdateJournal, update_key
 from bot.logs import configure_logging
-from bot.ratelimit import GROUP_WINDOW_SECONDS, QuestionLimiter, SendLimiter
-from bot.services import BotApplication, Context, Services, application_services, install
+from bot.sending.delivery import Delivery
+from bot.sending.http_client import AiohttpRequest
+from bot.sending.ratelimit import GROUP_WINDOW_SECONDS, QuestionLimiter, SendLimiter
+from bot.sending.transport import ResilientRequest, backoff
+from bot.serving.batcher import AnswerBackend, AnswerBatcher, EngineThread
+from bot.serving.workers import EngineWorkers
 from bot.settings import Settings, SettingsError
 from bot.stats import Stats
-from bot.transport import ResilientRequest, backoff
+from bot.surface.handlers import access, admin, buttons, chat, commands, errors, inline, uploads
+from bot.surface.journal import UpdateJournal, update_key
+from bot.surface.services import BotApplication, Context, Services, application_services, install
 from knowledge import Engine
-from knowledge.workers import EngineWorkers
 
 log = logging.getLogger(__name__)
 

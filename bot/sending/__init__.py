@@ -1,0 +1,1 @@
+"""The delivery path: rendered answers out to Telegram, paced, retried, never sent twice."""
