@@ -7,9 +7,7 @@ from pathlib import Path
 
 from bot import messages
 from bot.render import jsonl, terminal
-from knowledge import EngineConfig, IngestError, collection
-from knowledge.embedding import Encoder
-from knowledge.ingest import read_file
+from knowledge import Encoder, EngineConfig, IngestError, collection, read_file
 
 
 def add(config: EngineConfig, paths: list[Path]) -> None:

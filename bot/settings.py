@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import Path
@@ -11,15 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from knowledge import EngineConfig
-from knowledge.config import (
-    MAX_FILE_BYTES,
-    MAX_TEXT_CHARS,
-    default_collection_dir,
-    default_index_dir,
-)
-from knowledge.corpus import DEFAULT_CORPUS_DIR
-from knowledge.embedding import BUNDLED_MODEL, Precision
+from knowledge import EngineConfig, Precision, default_index_dir
 
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 IdList = Annotated[frozenset[int], NoDecode]
@@ -42,6 +35,12 @@ def env_files() -> tuple[Path, ...]:
     return tuple(path for path in (project, Path(".env")) if path is not None)
 
 
+def _engine(name: str) -> Any:
+    """`EngineConfig`'s field `name`, its default and limits included, for the setting
+    KNOWLEDGE_<NAME>: the engine's defaults are stated once, in the engine."""
+    return copy.copy(EngineConfig.model_fields[name])
+
+
 def _default_workers() -> int:
     """One engine process per core, up to four (each holds the model: about 0.5 GB)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -54,13 +53,13 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
-    knowledge_model: str = BUNDLED_MODEL
-    knowledge_corpus_dir: Path = DEFAULT_CORPUS_DIR
-    knowledge_collection_dir: Path = Field(default_factory=default_collection_dir)
-    knowledge_index_dir: Path = Field(default_factory=default_index_dir)
-    knowledge_max_file_bytes: int = Field(default=MAX_FILE_BYTES, ge=1)
-    knowledge_max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=1)
-    knowledge_query_precision: Precision = "auto"
+    knowledge_model: str = _engine("model")
+    knowledge_corpus_dir: Path = _engine("corpus_dir")
+    knowledge_collection_dir: Path = _engine("collection_dir")
+    knowledge_index_dir: Path = _engine("index_dir")
+    knowledge_max_file_bytes: int = _engine("max_file_bytes")
+    knowledge_max_text_chars: int = _engine("max_text_chars")
+    knowledge_query_precision: Precision = _engine("query_precision")
     bot_state_dir: Path = Field(default_factory=_default_state_dir)
     bot_allowed_chat_ids: IdList = frozenset()
     bot_allowed_user_ids: IdList = frozenset()
@@ -115,14 +114,14 @@ class Settings(BaseSettings):
         return level
 
     def engine_config(self) -> EngineConfig:
+        """The engine's configuration: each KNOWLEDGE_<NAME> setting as its field <name>."""
+        prefix = "knowledge_"
         return EngineConfig(
-            model=self.knowledge_model,
-            corpus_dir=self.knowledge_corpus_dir,
-            collection_dir=self.knowledge_collection_dir,
-            index_dir=self.knowledge_index_dir,
-            max_file_bytes=self.knowledge_max_file_bytes,
-            max_text_chars=self.knowledge_max_text_chars,
-            query_precision=self.knowledge_query_precision,
+            **{
+                name.removeprefix(prefix): getattr(self, name)
+                for name in type(self).model_fields
+                if name.startswith(prefix)
+            }
         )
 
     def token(self) -> str:

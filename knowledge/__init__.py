@@ -1,9 +1,12 @@
 """The answer engine: curated documents, a hybrid passage index, cited answers.
 
-It knows nothing of Telegram; `bot` adapts it to chats.
+It knows nothing of Telegram; `bot` adapts it to chats, through the names below only.
 """
 
-from knowledge.config import EngineConfig
+from knowledge import collection
+from knowledge.collection import Listing
+from knowledge.config import EngineConfig, default_index_dir
+from knowledge.embedding import Encoder, Precision
 from knowledge.engine import Engine
 from knowledge.errors import (
     CorpusError,
@@ -15,7 +18,9 @@ from knowledge.errors import (
     ModelLoadError,
 )
 from knowledge.followup import follow_up, is_elliptical
+from knowledge.ingest import read_file
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
+from knowledge.passages import split_document
 
 __all__ = [
     "Answer",
@@ -24,6 +29,7 @@ __all__ = [
     "CorpusError",
     "Document",
     "DocumentInfo",
+    "Encoder",
     "Engine",
     "EngineConfig",
     "EngineWorkerError",
@@ -31,7 +37,13 @@ __all__ = [
     "IndexCorruptError",
     "IngestError",
     "KnowledgeError",
+    "Listing",
     "ModelLoadError",
+    "Precision",
+    "collection",
+    "default_index_dir",
     "follow_up",
     "is_elliptical",
+    "read_file",
+    "split_document",
 ]

@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from bot.feedback import Gap
-from knowledge import Answer
-from knowledge.collection import Listing
+from knowledge import Answer, Listing
 
 
 def answer_object(answer: Answer) -> dict[str, Any]:

@@ -8,8 +8,7 @@ import unicodedata
 from bot import messages
 from bot.feedback import Gap
 from bot.render.sources import source_line
-from knowledge import Answer, AnswerKind, DocumentInfo
-from knowledge.collection import Listing
+from knowledge import Answer, AnswerKind, DocumentInfo, Listing
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
 

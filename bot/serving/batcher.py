@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from bot.serving.workers import Reloaded
-from knowledge import Answer, Document, Engine, collection
-from knowledge.collection import Listing
+from knowledge import Answer, Document, Engine, Listing, collection
 
 MAX_BATCH = 32
 # With a batch already being answered, a lone question waits this long for company (or for

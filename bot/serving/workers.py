@@ -29,12 +29,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge import collection
-from knowledge.collection import Listing
-from knowledge.config import EngineConfig
-from knowledge.engine import Engine
-from knowledge.errors import EngineWorkerError, KnowledgeError
-from knowledge.models import Answer, Document
+from knowledge import (
+    Answer,
+    Document,
+    Engine,
+    EngineConfig,
+    EngineWorkerError,
+    KnowledgeError,
+    Listing,
+    collection,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,7 @@ from bot import messages
 from bot.render import telegram as render
 from bot.surface.handlers.chat import not_text
 from bot.surface.services import Context
-from knowledge import Document, IngestError, KnowledgeError
-from knowledge.ingest import read_file
-from knowledge.passages import split_document
+from knowledge import Document, IngestError, KnowledgeError, read_file, split_document
 
 log = logging.getLogger(__name__)
 
