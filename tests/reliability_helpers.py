@@ -15,7 +15,7 @@ import pytest
 
 from bot import messages
 from bot.render.telegram import answer_messages
-from bot.serving.batcher import AnswerBackend, EngineThread
+from bot.serving.backends import AnswerBackend, EngineThread
 from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot

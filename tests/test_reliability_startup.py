@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.serving.batcher import EngineThread
+from bot.serving.backends import EngineThread
 from bot.surface.app import build_application, serve
 from knowledge import Engine
 from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts

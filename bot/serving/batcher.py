@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
 
-from bot.serving.workers import Reloaded
-from knowledge import Answer, Document, Engine, Listing, collection
+from bot.serving.backends import AnswerBackend, Reloaded
+from knowledge import Answer, Document, Listing
 
 MAX_BATCH = 32
 # With a batch already being answered, a lone question waits this long for company (or for
@@ -16,81 +14,6 @@ MAX_BATCH = 32
 # 13 ms, eight together 35 ms, and answering each alone leaves less CPU for the rest.
 HOLD_SECONDS = 0.005
 ENOUGH_FOR_A_BATCH = 4
-
-
-class AnswerBackend(Protocol):
-    """Where answers come from: `EngineThread` here, or `bot.serving.workers.EngineWorkers`."""
-
-    @property
-    def capacity(self) -> int:
-        """How many batches it works on at once."""
-        ...
-
-    @property
-    def documents(self) -> list[Document]: ...
-
-    async def start(self) -> None: ...
-
-    async def answer_many(self, questions: list[str]) -> list[Answer]: ...
-
-    async def reload(self) -> Reloaded: ...
-
-    async def add(self, documents: list[Document]) -> list[Listing]: ...
-
-    async def remove(self, doc_ids: list[str]) -> list[Listing]: ...
-
-    async def close(self) -> None: ...
-
-
-class EngineThread:
-    """An engine loaded in this process, working in one thread beside the event loop."""
-
-    capacity = 1
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
-
-    @property
-    def documents(self) -> list[Document]:
-        return self.engine.documents
-
-    async def start(self) -> None:
-        return None
-
-    async def answer_many(self, questions: list[str]) -> list[Answer]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._answer_many, questions)
-
-    def _answer_many(self, questions: list[str]) -> list[Answer]:
-        """Answers from the collection as it is on disk (reloaded if another process changed it)."""
-        self.engine = self.engine.refreshed()
-        return self.engine.answer_many(questions)
-
-    async def reload(self) -> Reloaded:
-        """A new engine built in another thread; this one answers until it is ready."""
-        engine = await asyncio.to_thread(self.engine.reloaded)
-        self.engine = engine
-        return Reloaded.of(engine)
-
-    async def add(self, documents: list[Document]) -> list[Listing]:
-        engine = self.engine
-        added = await asyncio.to_thread(
-            collection.add, engine.config, documents, lambda: engine.encoder
-        )
-        await self.reload()
-        return added
-
-    async def remove(self, doc_ids: list[str]) -> list[Listing]:
-        engine = self.engine
-        removed = await asyncio.to_thread(
-            collection.remove, engine.config, doc_ids, lambda: engine.encoder
-        )
-        await self.reload()
-        return removed
-
-    async def close(self) -> None:
-        self._executor.shutdown(wait=True)
 
 
 class AnswerBatcher:

@@ -8,7 +8,8 @@ whether another process changed the collection, and loads the change if so. A wo
 dies is started again and its batch is tried once more; the workers exit when the parent
 does, even after a SIGKILL, because their end of the pipe closes. An `initializer` runs
 first in each worker: the parent's way to set up the worker's logging and output
-(knowledge does not know the bot's).
+(knowledge does not know the bot's). The messages each way are the classes of
+`bot.serving.pipe`; each worker uses `torch_threads` cores.
 """
 
 from __future__ import annotations
@@ -25,10 +26,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from bot.serving import pipe
+from bot.serving.backends import Reloaded
+from bot.serving.pipe import (
+    Add,
+    Answers,
+    Ask,
+    Change,
+    Changed,
+    Documents,
+    Error,
+    Failed,
+    Ready,
+    Reload,
+    Remove,
+    Reply,
+    Stop,
+)
 from knowledge import (
     Answer,
     Document,
@@ -43,25 +59,7 @@ from knowledge import (
 log = logging.getLogger(__name__)
 
 _STOP_SECONDS = 10.0
-_CHANGES = frozenset({"reload", "add", "remove"})
-
-
-class Reloaded(BaseModel):
-    """What a rebuild produced."""
-
-    model_config = ConfigDict(frozen=True)
-
-    documents: int
-    passages: int
-    status: str
-
-    @classmethod
-    def of(cls, engine: Engine) -> Reloaded:
-        return cls(
-            documents=len(engine.documents),
-            passages=len(engine.index.passages),
-            status=engine.index_status,
-        )
+_Result = TypeVar("_Result", Answers, Changed)
 
 
 # --- inside a worker -----------------------------------------------------------------------
@@ -81,58 +79,63 @@ def _serve(
     torch.set_num_threads(torch_threads)
     sending = threading.Lock()
 
-    def send(message: tuple[Any, ...]) -> None:
+    def send(message: Reply) -> None:
         with sending, contextlib.suppress(BrokenPipeError, OSError):
-            conn.send(message)
+            pipe.send(conn, message)
 
     try:
         current = [Engine.load(config)]
     except Exception as exc:  # reported to the parent, which raises it
-        send(("failed", _portable(exc)))
+        send(Failed(_portable(exc)))
         return
-    send(("ready", current[0].documents))
+    send(Ready(tuple(current[0].documents)))
     while True:
         try:
-            request = conn.recv()
+            request = pipe.receive_request(conn)
         except (EOFError, OSError):
             return  # the parent is gone
-        kind, request_id = request[0], request[1]
-        if kind == "stop":
-            return
-        if kind in _CHANGES:
-            threading.Thread(
-                target=_change, args=(current, request, send), name=kind, daemon=True
-            ).start()
-            continue
-        fresh = current[0].refreshed()
-        if fresh is not current[0]:  # documents were added or removed meanwhile
-            current[0] = fresh
-            send(("documents", request_id, fresh.documents))
-        try:
-            send(("answers", request_id, current[0].answer_many(request[2])))
-        except Exception as exc:
-            send(("error", request_id, _portable(exc)))
+        match request:
+            case Stop():
+                return
+            case Add() | Remove() | Reload():
+                name = type(request).__name__.lower()
+                threading.Thread(
+                    target=_change, args=(current, request, send), name=name, daemon=True
+                ).start()
+            case Ask(request_id=request_id, questions=questions):
+                fresh = current[0].refreshed()
+                if fresh is not current[0]:  # documents were added or removed meanwhile
+                    current[0] = fresh
+                    send(Documents(tuple(fresh.documents)))
+                send(_answers(fresh, request_id, list(questions)))
 
 
-def _change(
-    current: list[Engine], request: tuple[Any, ...], send: Callable[[tuple[Any, ...]], None]
-) -> None:
+def _answers(engine: Engine, request_id: int, questions: list[str]) -> Answers | Error:
+    try:
+        return Answers(request_id, tuple(engine.answer_many(questions)))
+    except Exception as exc:
+        return Error(request_id, _portable(exc))
+
+
+def _change(current: list[Engine], request: Change, send: Callable[[Reply], None]) -> None:
     """Add, remove or reload in a thread of its own; the worker answers from the engine it
     has until the new one is ready."""
-    kind, request_id, payload = request
     engine = current[0]
     try:
-        result: Any = None
-        if kind == "add":
-            result = collection.add(engine.config, payload, lambda: engine.encoder)
-        elif kind == "remove":
-            result = collection.remove(engine.config, payload, lambda: engine.encoder)
+        match request:
+            case Add(documents=documents):
+                changed = collection.add(engine.config, list(documents), lambda: engine.encoder)
+            case Remove(doc_ids=doc_ids):
+                changed = collection.remove(engine.config, list(doc_ids), lambda: engine.encoder)
+            case Reload():
+                changed = []
         engine = engine.reloaded()
     except Exception as exc:
-        send(("error", request_id, _portable(exc)))
+        send(Error(request.request_id, _portable(exc)))
         return
     current[0] = engine
-    send(("changed", request_id, engine.documents, result or Reloaded.of(engine)))
+    documents = tuple(engine.documents)
+    send(Changed(request.request_id, documents, Reloaded.of(engine), tuple(changed)))
 
 
 def _portable(exc: Exception) -> KnowledgeError:
@@ -150,7 +153,7 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     ready: asyncio.Future[list[Document]]
-    pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    pending: dict[int, asyncio.Future[Answers | Changed]] = field(default_factory=dict)
     busy: bool = False
 
 
@@ -197,8 +200,8 @@ class EngineWorkers:
         for attempt in (1, 2):
             worker = await self._take_idle(crashed)
             try:
-                answers: list[Answer] = await self._ask(worker, "answer", questions)
-                return answers
+                reply = await self._ask(worker, Ask(self._new_id(), tuple(questions)), Answers)
+                return list(reply.answers)
             except EngineWorkerError:
                 crashed.append(worker)
                 if attempt == 2:
@@ -212,28 +215,28 @@ class EngineWorkers:
         """Bring the index up to date with the collection on disk: the first worker writes,
         then the others load what it wrote. Each answers from its old index meanwhile."""
         first, *others = self._workers
-        documents, result = await self._ask(first, "reload", None)
-        await asyncio.gather(*(self._ask(w, "reload", None) for w in others if w.ready.done()))
-        self.documents = documents
-        reloaded: Reloaded = result
-        return reloaded
+        reply = await self._ask(first, Reload(self._new_id()), Changed)
+        await asyncio.gather(
+            *(self._ask(w, Reload(self._new_id()), Changed) for w in others if w.ready.done())
+        )
+        self.documents = list(reply.documents)
+        return reply.reloaded
 
     async def add(self, documents: list[Document]) -> list[Listing]:
         """Store and index documents in one worker; the others see the change on disk before
         their next batch and load it."""
-        return await self._change("add", documents)
+        return await self._change(Add(self._new_id(), tuple(documents)))
 
     async def remove(self, doc_ids: list[str]) -> list[Listing]:
-        return await self._change("remove", doc_ids)
+        return await self._change(Remove(self._new_id(), tuple(doc_ids)))
 
-    async def _change(self, kind: str, payload: Any) -> list[Listing]:
+    async def _change(self, request: Add | Remove) -> list[Listing]:
         worker = next((w for w in self._workers if _is_ready(w)), None)
         if worker is None:
             raise EngineWorkerError("no engine worker is running")
-        documents, listings = await self._ask(worker, kind, payload)
-        self.documents = documents
-        changed: list[Listing] = listings
-        return changed
+        reply = await self._ask(worker, request, Changed)
+        self.documents = list(reply.documents)
+        return list(reply.listings)
 
     async def close(self) -> None:
         """Stop every worker: at once if still loading (it would read "stop" only when
@@ -243,7 +246,7 @@ class EngineWorkers:
             if not worker.ready.done():
                 worker.process.kill()
             with contextlib.suppress(BrokenPipeError, OSError):
-                worker.conn.send(("stop", -1))
+                pipe.send(worker.conn, Stop())
         for worker in self._workers:
             await asyncio.to_thread(worker.process.join, _STOP_SECONDS)
             if worker.process.is_alive():
@@ -272,36 +275,32 @@ class EngineWorkers:
         """Runs in a thread per worker: hands each message to the event loop."""
         while True:
             try:
-                message = worker.conn.recv()
-            except (EOFError, OSError):
+                message = pipe.receive_reply(worker.conn)
+            except (EOFError, OSError, EngineWorkerError):
                 with contextlib.suppress(RuntimeError):  # the loop is closed already
                     loop.call_soon_threadsafe(self._lost, worker)
                 return
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._received, worker, message)
 
-    def _received(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "ready":
-            if not worker.ready.done():
-                worker.ready.set_result(message[1])
-            return
-        if kind == "failed":
-            if not worker.ready.done():
-                worker.ready.set_exception(message[1])
-            return
-        if kind == "documents":
-            self.documents = message[2]
-            return
-        future = worker.pending.pop(message[1], None)
-        if future is None or future.done():
-            return
-        if kind == "error":
-            future.set_exception(message[2])
-        elif kind == "changed":
-            future.set_result((message[2], message[3]))
-        else:
-            future.set_result(message[2])
+    def _received(self, worker: _Worker, message: Reply) -> None:
+        match message:
+            case Ready(documents=documents):
+                if not worker.ready.done():
+                    worker.ready.set_result(list(documents))
+            case Failed(error=error):
+                if not worker.ready.done():
+                    worker.ready.set_exception(error)
+            case Documents(documents=documents):
+                self.documents = list(documents)
+            case Answers() | Changed() | Error():
+                future = worker.pending.pop(message.request_id, None)
+                if future is None or future.done():
+                    return
+                if isinstance(message, Error):
+                    future.set_exception(message.error)
+                else:
+                    future.set_result(message)
 
     def _lost(self, worker: _Worker) -> None:
         """A worker's pipe closed: fail what it was doing, and start a new one unless closing."""
@@ -354,16 +353,24 @@ class EngineWorkers:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _ask(self, worker: _Worker, kind: str, payload: Any) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        request_id = next(self._ids)
-        worker.pending[request_id] = future
+    def _new_id(self) -> int:
+        return next(self._ids)
+
+    async def _ask(
+        self, worker: _Worker, request: Ask | Change, expected: type[_Result]
+    ) -> _Result:
+        """Send `request` and wait for its reply, of the `expected` kind (an Error is raised)."""
+        future: asyncio.Future[Answers | Changed] = asyncio.get_running_loop().create_future()
+        worker.pending[request.request_id] = future
         try:
-            worker.conn.send((kind, request_id, payload))
+            pipe.send(worker.conn, request)
         except (BrokenPipeError, OSError):
-            worker.pending.pop(request_id, None)
+            worker.pending.pop(request.request_id, None)
             raise EngineWorkerError(f"engine worker {worker.number} is gone") from None
-        return await future
+        reply = await future
+        if not isinstance(reply, expected):
+            raise EngineWorkerError(f"engine worker {worker.number} replied {reply!r:.100}")
+        return reply
 
 
 def _is_ready(worker: _Worker) -> bool:

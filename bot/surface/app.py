@@ -7,9 +7,7 @@ import contextlib
 import functools
 import itertools
 import logging
-import os
 import signal
-import sys
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -36,14 +34,14 @@ from bot.sending.delivery import Delivery
 from bot.sending.http_client import AiohttpRequest
 from bot.sending.ratelimit import GROUP_WINDOW_SECONDS, QuestionLimiter, SendLimiter
 from bot.sending.transport import ResilientRequest, backoff
-from bot.serving.batcher import AnswerBackend, AnswerBatcher, EngineThread
+from bot.serving.backends import AnswerBackend, EngineThread
+from bot.serving.batcher import AnswerBatcher
 from bot.serving.workers import EngineWorkers
 from bot.settings import Settings, SettingsError
 from bot.stats import Stats
 from bot.surface.handlers import access, admin, buttons, chat, commands, errors, inline, uploads
 from bot.surface.journal import UpdateJournal, update_key
 from bot.surface.services import BotApplication, Context, Services, application_services, install
-from knowledge import Engine
 
 log = logging.getLogger(__name__)
 
@@ -333,17 +331,7 @@ def _backend(settings: Settings) -> AnswerBackend:
                 configure_logging, settings.log_level, settings.secrets()
             ),
         )
-    _share_cores_with_the_event_loop()
-    return EngineThread(Engine.load(settings.engine_config()))
-
-
-def _share_cores_with_the_event_loop() -> None:
-    """The encoder works in a thread beside the event loop: leave the loop a core, and make
-    the interpreter switch threads often so sends are not held up behind engine work."""
-    import torch  # noqa: PLC0415 - the engine loads it next anyway
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
-    sys.setswitchinterval(0.0005)
+    return EngineThread.load(settings.engine_config())
 
 
 async def _serve_until_signalled(application: BotApplication) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.sending.ratelimit import GROUP_WINDOW_SECONDS
-from bot.serving.batcher import AnswerBackend, EngineThread
+from bot.serving.backends import AnswerBackend, EngineThread
 from bot.settings import Settings, load_settings
 from bot.surface.app import build_application, serve
 from bot.surface.services import Services, application_services

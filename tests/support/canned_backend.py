@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.serving.workers import Reloaded
+from bot.serving.backends import Reloaded
 from knowledge import Answer, AnswerKind, Citation, Document
 
 
 class CannedBackend:
-    """Implements `bot.serving.batcher.AnswerBackend`: a question that mentions a topic (any case)
+    """Implements `bot.serving.backends.AnswerBackend`: a question that mentions a topic (any case)
     is answered with one excerpt from each of that topic's documents; any other question is
     declined, naming the first document as the closest."""
 

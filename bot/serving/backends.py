@@ -1,0 +1,122 @@
+"""Where answers come from: the `AnswerBackend` protocol, and the engine in a thread beside the
+event loop (`EngineThread`); the engine in worker processes is `bot.serving.workers`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from knowledge import Answer, Document, Engine, EngineConfig, Listing, collection
+
+
+class Reloaded(BaseModel):
+    """What a rebuild produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    documents: int
+    passages: int
+    status: str
+
+    @classmethod
+    def of(cls, engine: Engine) -> Reloaded:
+        return cls(
+            documents=len(engine.documents),
+            passages=len(engine.index.passages),
+            status=engine.index_status,
+        )
+
+
+class AnswerBackend(Protocol):
+    """Where answers come from: `EngineThread`, or `bot.serving.workers.EngineWorkers`."""
+
+    @property
+    def capacity(self) -> int:
+        """How many batches it works on at once."""
+        ...
+
+    @property
+    def documents(self) -> list[Document]: ...
+
+    async def start(self) -> None: ...
+
+    async def answer_many(self, questions: list[str]) -> list[Answer]: ...
+
+    async def reload(self) -> Reloaded: ...
+
+    async def add(self, documents: list[Document]) -> list[Listing]: ...
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]: ...
+
+    async def close(self) -> None: ...
+
+
+class EngineThread:
+    """An engine loaded in this process, working in one thread beside the event loop."""
+
+    capacity = 1
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    @classmethod
+    def load(cls, config: EngineConfig) -> EngineThread:
+        """The engine loaded here, with the cores shared with the event loop."""
+        _share_cores_with_the_event_loop()
+        return cls(Engine.load(config))
+
+    @property
+    def documents(self) -> list[Document]:
+        return self.engine.documents
+
+    async def start(self) -> None:
+        return None
+
+    async def answer_many(self, questions: list[str]) -> list[Answer]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._answer_many, questions)
+
+    def _answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answers from the collection as it is on disk (reloaded if another process changed it)."""
+        self.engine = self.engine.refreshed()
+        return self.engine.answer_many(questions)
+
+    async def reload(self) -> Reloaded:
+        """A new engine built in another thread; this one answers until it is ready."""
+        engine = await asyncio.to_thread(self.engine.reloaded)
+        self.engine = engine
+        return Reloaded.of(engine)
+
+    async def add(self, documents: list[Document]) -> list[Listing]:
+        engine = self.engine
+        added = await asyncio.to_thread(
+            collection.add, engine.config, documents, lambda: engine.encoder
+        )
+        await self.reload()
+        return added
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        engine = self.engine
+        removed = await asyncio.to_thread(
+            collection.remove, engine.config, doc_ids, lambda: engine.encoder
+        )
+        await self.reload()
+        return removed
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def _share_cores_with_the_event_loop() -> None:
+    """The encoder works in a thread beside the event loop: leave the loop a core, and make
+    the interpreter switch threads often so sends are not held up behind engine work."""
+    import torch  # noqa: PLC0415 - the engine loads it next anyway
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    sys.setswitchinterval(0.0005)
