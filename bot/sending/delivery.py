@@ -7,7 +7,8 @@ import html
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from dataclasses import dataclass, replace
 
 from telegram import (
     Bot,
@@ -20,7 +21,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError, TimedOut
 
 from bot.render.telegram import MAX_LENGTH, utf16_length
-from bot.sending.http_client import never_sent
+from bot.sending.http_client import NeverSent
 
 log = logging.getLogger(__name__)
 
@@ -68,83 +69,89 @@ class Delivery:
         parse_mode: str | None = ParseMode.HTML,
     ) -> list[Message]:
         """Send each text in order, each a reply (so a button under any part can find the
-        question); the keyboard goes under the last. Stops early if the chat is unreachable."""
-        sent: list[Message] = []
-        for number, text in enumerate(texts, 1):
-            last = number == len(texts)
-            messages = await self._send_one(
+        question); the keyboard goes under the last. A message whose delivery is unconfirmed
+        is not sent again; a chat that is unreachable gets no more."""
+        queue = deque(
+            Outgoing(
                 chat_id,
                 text,
-                reply_to=reply_to,
-                thread_id=thread_id,
-                markup=markup if last else None,
-                parse_mode=parse_mode,
+                parse_mode,
+                reply_to,
+                thread_id,
+                markup if number == len(texts) else None,
             )
-            if messages is None:
+            for number, text in enumerate(texts, 1)
+        )
+        sent: list[Message] = []
+        while queue:
+            message = queue.popleft()
+            try:
+                sent.append(await self._post(message))
+            except ChatMigrated as exc:
+                old_id = self._migrated.get(message.chat_id, message.chat_id)
+                log.info("chat %s moved to %s; following it", old_id, exc.new_chat_id)
+                self.chat_moved(old_id, exc.new_chat_id)
+                queue.appendleft(
+                    replace(message, chat_id=exc.new_chat_id, reply_to=None, thread_id=None)
+                )
+            except Forbidden as exc:
+                self.blocked += 1
+                log.info("chat %s unreachable (%s); skipped", message.chat_id, exc.message)
                 break
-            sent.extend(messages)
+            except NeverSent:
+                raise  # it never left: certainly not delivered
+            except TimedOut:
+                # Telegram got the message and was slow to confirm: most likely delivered, and a
+                # second send would answer twice (see bot.sending.transport).
+                log.warning("sending to chat %s timed out; delivery unconfirmed", message.chat_id)
+            except BadRequest as exc:
+                if message.parse_mode is None or not _is_markup_problem(exc):
+                    raise
+                log.warning(
+                    "HTML refused in chat %s (%s); sending plain text", message.chat_id, exc.message
+                )
+                queue.extendleft(reversed(_as_plain(message)))
         return sent
 
-    async def _send_one(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        reply_to: int | None,
-        thread_id: int | None,
-        markup: InlineKeyboardMarkup | None,
-        parse_mode: str | None,
-    ) -> list[Message] | None:
-        """The message sent ([] if its delivery is unconfirmed); None if the chat is gone."""
-        chat_id = self._migrated.get(chat_id, chat_id)
-        try:
-            message = await self._bot.send_message(
-                chat_id,
-                text,
-                parse_mode=parse_mode,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
-                if reply_to
-                else None,
-                message_thread_id=thread_id,
-                reply_markup=markup,
-            )
-        except ChatMigrated as exc:
-            log.info("chat %s moved to %s; following it", chat_id, exc.new_chat_id)
-            self.chat_moved(chat_id, exc.new_chat_id)
-            return await self._send_one(
-                exc.new_chat_id,
-                text,
-                reply_to=None,
-                thread_id=None,
-                markup=markup,
-                parse_mode=parse_mode,
-            )
-        except Forbidden as exc:
-            self.blocked += 1
-            log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
-            return None
-        except TimedOut as exc:
-            if never_sent(exc):
-                raise  # it never left: certainly not delivered
-            # Telegram got the message and was slow to confirm: most likely delivered, and a
-            # second send would answer twice (see bot.sending.transport).
-            log.warning("sending to chat %s timed out; delivery unconfirmed", chat_id)
-            return []
-        except BadRequest as exc:
-            if parse_mode is None or not _is_markup_problem(exc):
-                raise
-            log.warning("HTML refused in chat %s (%s); sending plain text", chat_id, exc.message)
-            plain = split_plain(html.unescape(_TAG.sub("", text)))
-            return await self.send(
-                chat_id,
-                plain,
-                reply_to=reply_to,
-                thread_id=thread_id,
-                markup=markup,
-                parse_mode=None,
-            )
-        return [message]
+    async def _post(self, message: Outgoing) -> Message:
+        reply_to = message.reply_to
+        return await self._bot.send_message(
+            self._migrated.get(message.chat_id, message.chat_id),
+            message.text,
+            parse_mode=message.parse_mode,
+            link_preview_options=NO_PREVIEW,
+            reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+            if reply_to
+            else None,
+            message_thread_id=message.thread_id,
+            reply_markup=message.markup,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message on its way to a chat; each fallback sends a changed copy instead."""
+
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_to: int | None
+    thread_id: int | None
+    markup: InlineKeyboardMarkup | None
+
+
+def _as_plain(message: Outgoing) -> list[Outgoing]:
+    """The message as plain text, in as many pieces as it takes; the keyboard under the last."""
+    pieces = split_plain(html.unescape(_TAG.sub("", message.text)))
+    return [
+        replace(
+            message,
+            text=piece,
+            parse_mode=None,
+            markup=message.markup if number == len(pieces) else None,
+        )
+        for number, piece in enumerate(pieces, 1)
+    ]
 
 
 def split_plain(text: str, limit: int = MAX_LENGTH) -> list[str]:

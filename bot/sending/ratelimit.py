@@ -1,13 +1,18 @@
-"""Token buckets: per-user and per-chat question limits, and the outgoing send rate."""
+"""Token buckets and windows: per-user and per-chat question limits, and the pacing of the
+messages the bot sends (python-telegram-bot's rate limiter)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
+from cachetools import LRUCache
 from telegram.constants import FloodLimit
+from telegram.ext import BaseRateLimiter
 
 
 @dataclass
@@ -110,36 +115,73 @@ class SlidingWindow:
 
 GROUP_LIMIT = int(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # in any minute of one group
 GROUP_WINDOW_SECONDS = 60.0
+# The calls that post a message to a chat: these are paced; anything else (answers to inline
+# queries and buttons, chat actions, reads) goes at once.
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "sendPhoto",
+        "sendDocument",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+_Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-class SendLimiter:
-    """Keeps outgoing messages within Telegram's limits: evenly paced overall, and at most
-    `group_limit` in any `group_window` seconds of one group."""
+class SendLimiter(BaseRateLimiter[None]):
+    """python-telegram-bot's rate limiter for the bot: keeps outgoing messages within
+    Telegram's limits, evenly paced overall at `per_second`, and at most `group_limit` in any
+    `group_window` seconds of one group. Other calls are not held (getUpdates never reaches
+    a rate limiter)."""
 
     def __init__(
         self,
         per_second: float,
+        *,
         group_limit: int = GROUP_LIMIT,
         group_window: float = GROUP_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._overall = TokenBucket(rate=per_second, capacity=1)
+        self._overall = TokenBucket(rate=per_second, capacity=1, stamp=clock())
         self._group_limit = group_limit
         self._group_window = group_window
-        self._groups: OrderedDict[int, SlidingWindow] = OrderedDict()
+        self._groups: LRUCache[int, SlidingWindow] = LRUCache(maxsize=10_000)
+        self._clock = clock
+        self._sleep = sleep
 
-    async def acquire(self, chat_id: int | None) -> None:
-        now = time.monotonic()
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(  # noqa: PLR0917 - python-telegram-bot's signature
+        self,
+        callback: Callable[..., Coroutine[Any, Any, _Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> _Result:
+        if endpoint in MESSAGE_METHODS:
+            await self._wait_turn(data.get("chat_id"))
+        return await callback(*args, **kwargs)
+
+    async def _wait_turn(self, chat_id: object) -> None:
+        """Book this message's slot, and wait for it."""
+        now = self._clock()
         wait = self._overall.reserve(now)
-        if chat_id is not None and chat_id < 0:
+        if isinstance(chat_id, int) and chat_id < 0:
             wait = max(wait, self._group(chat_id).reserve(now))
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def _group(self, chat_id: int) -> SlidingWindow:
         window = self._groups.get(chat_id)
         if window is None:
             window = self._groups[chat_id] = SlidingWindow(self._group_limit, self._group_window)
-            if len(self._groups) > 10_000:
-                self._groups.popitem(last=False)
-        self._groups.move_to_end(chat_id)
         return window

@@ -1,13 +1,15 @@
-"""The HTTP layer under python-telegram-bot: send limits, and retries that never answer twice.
+"""The HTTP layer under python-telegram-bot: retries that never answer twice.
 
 Telegram's flood errors (429) and server errors (5xx) mean the request was not carried out:
 wait and send again. A failure before the request left (connect errors and time-outs, no
-free connection) is safe to retry too, and so is a connection closed or reset with no reply,
-which is what overloaded proxies do. A read time-out is different: the server got the request and
-was slow, so the message may well have been delivered; resending is how bots answer twice.
-After a time-out only methods that are harmless to repeat (reads, edits, chat actions) are
-retried, never sendMessage; the send time-out is generous so that slow is not mistaken for
-lost.
+free connection: `NeverSent`) is safe to retry too, and so is a connection closed or reset
+with no reply (`NoReply`), which is what overloaded proxies do. A read time-out is different
+(`SentUnconfirmed`): the server got the request and was slow, so the message may well have
+been delivered; resending is how bots answer twice. After a time-out only methods that are
+harmless to repeat (reads, edits, chat actions) are retried, never sendMessage; the send
+time-out is generous so that slow is not mistaken for lost. The pacing of sends is not here
+but in the bot's rate limiter (bot/sending/ratelimit.py), which python-telegram-bot calls
+before each request.
 
 Start-up calls are not retried here, but by their callers: getMe and setMyCommands by
 start-up as a whole, with one log line per attempt (bot/surface/app.py), deleteWebhook by
@@ -23,25 +25,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
-from bot.sending.http_client import NEVER_SENT, AiohttpRequest
-from bot.sending.ratelimit import SendLimiter
+from bot.sending.http_client import AiohttpRequest, NeverSent, NoReply
 
 log = logging.getLogger(__name__)
 
-MESSAGE_METHODS = frozenset(
-    {
-        "sendMessage",
-        "editMessageText",
-        "sendPhoto",
-        "sendDocument",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
 RETRIED_BY_CALLER = frozenset({"getMe", "setMyCommands", "deleteWebhook"})
 REPEATABLE_METHODS = frozenset(
     {
@@ -58,21 +48,12 @@ REPEATABLE_METHODS = frozenset(
         "deleteMessage",
     }
 )
-_NOT_CARRIED_OUT = (
-    *NEVER_SENT,
-    aiohttp.ServerDisconnectedError,  # closed with no reply
-    aiohttp.ClientOSError,  # reset while sending or before any reply
-)
 MAX_ATTEMPTS = 8
 MAX_RETRY_AFTER = 300.0
 
 
 class ResilientRequest(AiohttpRequest):
-    """Requests that pace message sends and retry what is safe to retry."""
-
-    def __init__(self, *, limiter: SendLimiter | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._limiter = limiter
+    """Requests that retry what is safe to retry."""
 
     async def do_request(  # noqa: PLR0917 - python-telegram-bot's signature
         self,
@@ -93,8 +74,6 @@ class ResilientRequest(AiohttpRequest):
         endpoint = url.rsplit("/", 1)[-1]
         if endpoint in RETRIED_BY_CALLER:
             return await super().do_request(url, method, request_data, **timeouts)
-        if self._limiter is not None and endpoint in MESSAGE_METHODS:
-            await self._limiter.acquire(_chat_id(request_data))
         delays = backoff()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -103,9 +82,7 @@ class ResilientRequest(AiohttpRequest):
                 if attempt == MAX_ATTEMPTS or not _safe_to_retry(endpoint, exc):
                     raise
                 delay = next(delays)
-                log.warning(
-                    "%s failed (%s); retry %d in %.1f s", endpoint, _cause(exc), attempt, delay
-                )
+                log.warning("%s failed (%s); retry %d in %.1f s", endpoint, exc, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
             wait = _wait_before_retry(status, body, delays)
@@ -126,7 +103,8 @@ def _wait_before_retry(status: int, body: bytes, delays: Iterator[float]) -> flo
 
 
 def _safe_to_retry(endpoint: str, exc: NetworkError) -> bool:
-    return isinstance(exc.__cause__, _NOT_CARRIED_OUT) or endpoint in REPEATABLE_METHODS
+    """Not carried out, or harmless to carry out twice."""
+    return isinstance(exc, NeverSent | NoReply) or endpoint in REPEATABLE_METHODS
 
 
 def backoff(first: float = 0.25, cap: float = 16.0) -> Iterator[float]:
@@ -143,13 +121,3 @@ def _retry_after(body: bytes) -> float | None:
     except (ValueError, KeyError, TypeError):
         return None
     return float(value) if isinstance(value, int | float) else None
-
-
-def _chat_id(request_data: RequestData | None) -> int | None:
-    value = request_data.parameters.get("chat_id") if request_data else None
-    return value if isinstance(value, int) else None
-
-
-def _cause(exc: Exception) -> str:
-    cause = exc.__cause__
-    return cause.__class__.__name__ if cause else exc.__class__.__name__

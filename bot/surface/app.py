@@ -130,7 +130,6 @@ def build_application(
     one group are held to Telegram's 20 in any `group_window` seconds."""
     journal = UpdateJournal(settings.bot_state_dir / "updates.sqlite3")
     sending = ResilientRequest(
-        limiter=SendLimiter(settings.bot_messages_per_second, group_window=group_window),
         connection_pool_size=16,
         read_timeout=settings.bot_send_timeout_seconds,
         write_timeout=settings.bot_send_timeout_seconds,
@@ -145,6 +144,8 @@ def build_application(
         base_file_url=_file_url(settings.telegram_base_url),
         request=sending,
         get_updates_request=polling,
+        # The builder's own rate_limiter() cannot be used with a bot of our own: given here.
+        rate_limiter=SendLimiter(settings.bot_messages_per_second, group_window=group_window),
         journal=journal,
     )
     application = (
