@@ -41,7 +41,14 @@ from bot.settings import Settings, SettingsError
 from bot.stats import Stats
 from bot.surface.handlers import access, admin, buttons, chat, commands, errors, inline, uploads
 from bot.surface.journal import UpdateJournal, update_key
-from bot.surface.services import BotApplication, Context, Services, application_services, install
+from bot.surface.services import (
+    BotApplication,
+    BotData,
+    Context,
+    Services,
+    application_services,
+    install,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +158,7 @@ def build_application(
     application = (
         ApplicationBuilder()
         .bot(bot)
-        .context_types(ContextTypes(context=Context))
+        .context_types(ContextTypes(context=Context, bot_data=BotData))
         .job_queue(None)
         .application_class(JournalApplication)
         .concurrent_updates(256)

@@ -8,7 +8,6 @@ import contextlib
 import logging
 import secrets
 import tempfile
-from collections import OrderedDict
 from pathlib import Path
 
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -24,8 +23,6 @@ from knowledge import Document, IngestError, KnowledgeError, read_file, split_do
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = int(FileSizeLimit.FILESIZE_DOWNLOAD)  # what Telegram lets bots download
-_PENDING_KEY = "pending-uploads"
-_MAX_PENDING = 100
 
 
 async def received(update: Update, context: Context) -> None:
@@ -81,7 +78,7 @@ async def button(update: Update, context: Context) -> None:
         await query.answer(messages.ADMIN_ONLY)
         return
     _, action, token = query.data.split(":", 2)
-    doc = _pending(context).pop(token, None)
+    doc = svc.pending_uploads.pop(token, None)
     summary = query.message if isinstance(query.message, Message) else None
     if doc is None or summary is None:
         await query.answer(messages.UPLOAD_EXPIRED)
@@ -132,19 +129,10 @@ async def remove_command(update: Update, context: Context) -> None:
 
 # --- helpers -----------------------------------------------------------------------------
 def _remember(context: Context, doc: Document) -> str:
-    """Keep a read upload until Add or Cancel (the latest ones only, in memory)."""
-    pending = _pending(context)
+    """Keep a read upload until Add or Cancel."""
     token = secrets.token_urlsafe(8)
-    pending[token] = doc
-    while len(pending) > _MAX_PENDING:
-        pending.popitem(last=False)
+    context.services.pending_uploads[token] = doc
     return token
-
-
-def _pending(context: Context) -> OrderedDict[str, Document]:
-    found = context.bot_data.setdefault(_PENDING_KEY, OrderedDict())
-    assert isinstance(found, OrderedDict)
-    return found
 
 
 async def _admin(update: Update, context: Context) -> bool:
