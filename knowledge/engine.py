@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from knowledge import collection, retrieval
 from knowledge.config import EngineConfig
@@ -84,7 +84,7 @@ class Engine:
         self._by_id = {doc.doc_id: doc for doc in documents}
         self._names = name_terms(documents)
         self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
-        self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._vectors: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(_QUERY_CACHE_SIZE)
 
     @classmethod
     def load(
@@ -226,15 +226,12 @@ class Engine:
         return text if self._subject_terms <= set(terms(text)) else f"{text} {self.subject}"
 
     def _encode(self, texts: list[str]) -> dict[str, npt.NDArray[np.float32]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        """Each text's vector: the recent ones from the cache, the others encoded in one batch."""
+        found = {text: vector for text in texts if (vector := self._vectors.get(text)) is not None}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             for text, vector in zip(missing, self.encoder.encode_queries(missing), strict=True):
-                self._vectors[text] = vector
-        found = {text: self._vectors[text] for text in texts}
-        for text in found:
-            self._vectors.move_to_end(text)
-        while len(self._vectors) > _QUERY_CACHE_SIZE:
-            self._vectors.popitem(last=False)
+                found[text] = self._vectors[text] = vector
         return found
 
     def _answer(self, question: str, query: Query, truncated: bool) -> Answer:

@@ -7,9 +7,10 @@ import html
 import logging
 import re
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, replace
 
+from cachetools import TTLCache
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -36,20 +37,19 @@ class Delivery:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
         self._migrated: dict[int, int] = {}
-        self._typing: OrderedDict[tuple[int, int | None], float] = OrderedDict()
+        self._typing: TTLCache[tuple[int, int | None], bool] = TTLCache(
+            maxsize=10_000, ttl=TYPING_SECONDS, timer=time.monotonic
+        )
         self.blocked = 0
 
     async def show_typing(self, chat_id: int, thread_id: int | None) -> None:
         """Show "typing…" in the chat, at most once per chat in the seconds Telegram shows it:
         more would only double the requests under load."""
         chat_id = self._migrated.get(chat_id, chat_id)
-        key, now = (chat_id, thread_id), time.monotonic()
-        if now - self._typing.get(key, -TYPING_SECONDS) < TYPING_SECONDS:
+        key = (chat_id, thread_id)
+        if key in self._typing:
             return
-        self._typing[key] = now
-        self._typing.move_to_end(key)
-        if len(self._typing) > 10_000:
-            self._typing.popitem(last=False)
+        self._typing[key] = True
         with contextlib.suppress(TelegramError):
             await self._bot.send_chat_action(
                 chat_id, ChatAction.TYPING, message_thread_id=thread_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,43 +53,40 @@ class Verdict:
     notify: bool  # the first refusal of a run: tell the user once
 
 
+@dataclass
+class _Quota:
+    bucket: TokenBucket
+    notified: bool = False  # told of a refusal, and not allowed a question since
+
+
 class QuestionLimiter:
     """Per-user and per-chat buckets; one notice per run of refusals, not one per message."""
 
     def __init__(self, user_per_minute: int, chat_per_minute: int, max_keys: int = 50_000):
         self._user_rate = user_per_minute
         self._chat_rate = chat_per_minute
-        self._buckets: OrderedDict[tuple[str, int], TokenBucket] = OrderedDict()
-        self._notified: set[tuple[str, int]] = set()
-        self._max_keys = max_keys
+        self._quotas: LRUCache[tuple[str, int], _Quota] = LRUCache(max_keys)
         self.refused = 0
 
     def check(self, user_id: int, chat_id: int) -> Verdict:
-        user_key, chat_key = ("user", user_id), ("chat", chat_id)
-        user, chat = (
-            self._bucket(user_key, self._user_rate),
-            self._bucket(chat_key, self._chat_rate),
-        )
+        user = self._quota(("user", user_id), self._user_rate)
+        chat = self._quota(("chat", chat_id), self._chat_rate)
         now = time.monotonic()
-        if user.try_take(now):
-            if chat.try_take(now):
-                self._notified.discard(user_key)
+        if user.bucket.try_take(now):
+            if chat.bucket.try_take(now):
+                user.notified = False
                 return Verdict(allowed=True, notify=False)
-            user.tokens += 1  # not spent: the chat refused
+            user.bucket.tokens += 1  # not spent: the chat refused
         self.refused += 1
-        notify = user_key not in self._notified
-        self._notified.add(user_key)
+        notify, user.notified = not user.notified, True
         return Verdict(allowed=False, notify=notify)
 
-    def _bucket(self, key: tuple[str, int], per_minute: int) -> TokenBucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate=per_minute / 60, capacity=per_minute)
-            if len(self._buckets) > self._max_keys:
-                old, _ = self._buckets.popitem(last=False)
-                self._notified.discard(old)
-        self._buckets.move_to_end(key)
-        return bucket
+    def _quota(self, key: tuple[str, int], per_minute: int) -> _Quota:
+        quota = self._quotas.get(key)
+        if quota is None:
+            bucket = TokenBucket(rate=per_minute / 60, capacity=per_minute)
+            quota = self._quotas[key] = _Quota(bucket)
+        return quota
 
 
 @dataclass
