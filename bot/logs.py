@@ -40,12 +40,20 @@ class RedactingStream(io.TextIOBase):
     """A text stream that masks secrets on their way to `stream`.
 
     Text goes out a whole line at a time (or on `flush`, as prompts and progress bars
-    need), so a secret written in several pieces is masked too.
+    need), so a secret written in several pieces is masked too. Its `encoding` and `errors`
+    are the stream's, as they were when it was wrapped.
     """
+
+    # Slots, because io.TextIOBase's own `encoding` and `errors` cannot be assigned.
+    __slots__ = ("encoding", "errors")
+    encoding: str
+    errors: str | None
 
     def __init__(self, stream: TextIO, secrets: Sequence[str]) -> None:
         super().__init__()
         self.stream = stream
+        self.encoding = stream.encoding
+        self.errors = stream.errors
         self._secrets = list(secrets)
         self._held = ""
         self._lock = threading.RLock()
@@ -78,14 +86,6 @@ class RedactingStream(io.TextIOBase):
 
     def isatty(self) -> bool:
         return self.stream.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self.stream.encoding
-
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return self.stream.errors
 
     def __getattr__(self, name: str) -> Any:  # buffer, reconfigure, ...: the stream's own
         return getattr(self.stream, name)
