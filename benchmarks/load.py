@@ -28,12 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from telegram.constants import FloodLimit
+
 from benchmarks._common import peak_rss_mb, percentiles, print_header, print_table
 from tests.support.botrunner import REPO, bot_process
 from tests.support.emulator import JSON, BotApiEmulator, Call
 
 GOAL_P50_MS, GOAL_P99_MS, GOAL_RATE, GOAL_CORES = 50.0, 250.0, 200.0, 2
-TELEGRAM_MESSAGES_PER_SECOND = 30
+TELEGRAM_MESSAGES_PER_SECOND = int(FloodLimit.MESSAGES_PER_SECOND)
 WARMUP_QUESTIONS = 5
 OUT_OF_SCOPE_EVERY = 10  # every tenth question is off topic
 GRACE_SECONDS = 1.0  # after the last answer, to catch late duplicates

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     bot_admin_user_ids: IdList = frozenset()
     bot_user_questions_per_minute: int = Field(default=20, ge=1, le=1000)
     bot_chat_questions_per_minute: int = Field(default=60, ge=1, le=10000)
+    # Telegram's FloodLimit.MESSAGES_PER_SECOND, written out: the commands that never talk to
+    # Telegram do not load python-telegram-bot (tests/test_boundaries.py compares the two).
     bot_messages_per_second: float = Field(default=30, gt=0, le=1000)
     bot_send_timeout_seconds: float = Field(default=20, gt=0, le=300)
     bot_engine_workers: int = Field(default_factory=_default_workers, ge=0, le=16)

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from telegram.constants import FloodLimit
 
 import knowledge
 from bot import settings as settings_module
@@ -68,3 +69,8 @@ def test_a_knowledge_setting_reaches_the_engine_and_keeps_its_limits(
     monkeypatch.setenv("KNOWLEDGE_MAX_TEXT_CHARS", "0")  # EngineConfig's own limit: >= 1
     with pytest.raises(SettingsError, match=r"^KNOWLEDGE_MAX_TEXT_CHARS: .*greater than or equal"):
         load_settings()
+
+
+def test_the_default_send_rate_is_telegrams() -> None:
+    default = Settings.model_fields["bot_messages_per_second"].default
+    assert default == FloodLimit.MESSAGES_PER_SECOND

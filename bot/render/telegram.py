@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import MessageLimit
+from telegram.constants import InlineQueryLimit, MessageLimit
 
 from bot import messages
 from bot.feedback import Gap
@@ -17,7 +17,7 @@ from knowledge import Answer, AnswerKind, Citation, DocumentInfo
 
 MAX_LENGTH = int(MessageLimit.MAX_TEXT_LENGTH)
 SHOWN_CITATIONS = 3
-INLINE_QUERY_LIMIT = 256
+INLINE_QUERY_LIMIT = int(InlineQueryLimit.MAX_QUERY_LENGTH)
 GAPS_SHOWN = 20
 _QUESTION_PREVIEW = 300
 _HIDDEN = {"Cc", "Cf"}  # control and format characters
