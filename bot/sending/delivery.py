@@ -85,38 +85,38 @@ class Delivery:
         sent: list[Message] = []
         while queue:
             message = queue.popleft()
+            chat_id = self._migrated.get(message.chat_id, message.chat_id)
             try:
-                sent.append(await self._post(message))
+                sent.append(await self._post(chat_id, message))
             except ChatMigrated as exc:
-                old_id = self._migrated.get(message.chat_id, message.chat_id)
-                log.info("chat %s moved to %s; following it", old_id, exc.new_chat_id)
-                self.chat_moved(old_id, exc.new_chat_id)
+                log.info("chat %s moved to %s; following it", chat_id, exc.new_chat_id)
+                self.chat_moved(chat_id, exc.new_chat_id)
                 queue.appendleft(
                     replace(message, chat_id=exc.new_chat_id, reply_to=None, thread_id=None)
                 )
             except Forbidden as exc:
                 self.blocked += 1
-                log.info("chat %s unreachable (%s); skipped", message.chat_id, exc.message)
+                log.info("chat %s unreachable (%s); skipped", chat_id, exc.message)
                 break
             except NeverSent:
                 raise  # it never left: certainly not delivered
             except TimedOut:
                 # Telegram got the message and was slow to confirm: most likely delivered, and a
                 # second send would answer twice (see bot.sending.transport).
-                log.warning("sending to chat %s timed out; delivery unconfirmed", message.chat_id)
+                log.warning("sending to chat %s timed out; delivery unconfirmed", chat_id)
             except BadRequest as exc:
                 if message.parse_mode is None or not _is_markup_problem(exc):
                     raise
                 log.warning(
-                    "HTML refused in chat %s (%s); sending plain text", message.chat_id, exc.message
+                    "HTML refused in chat %s (%s); sending plain text", chat_id, exc.message
                 )
                 queue.extendleft(reversed(_as_plain(message)))
         return sent
 
-    async def _post(self, message: Outgoing) -> Message:
+    async def _post(self, chat_id: int, message: Outgoing) -> Message:
         reply_to = message.reply_to
         return await self._bot.send_message(
-            self._migrated.get(message.chat_id, message.chat_id),
+            chat_id,
             message.text,
             parse_mode=message.parse_mode,
             link_preview_options=NO_PREVIEW,
