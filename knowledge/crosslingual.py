@@ -103,6 +103,13 @@ class CrossLingual:
                 matches.append(Match(passage, int(sentence), float(sims[sentence])))
         return matches
 
+    def prepare(self) -> None:
+        """Embed (or load from the cache) every sentence now, whatever their number."""
+        with self._lock:
+            if self._groups is None:
+                self._groups = _document_sentences(self._index, self._sentence_text)
+        self._load_all()
+
     def _ready(self) -> _Space | None:
         with self._lock:
             if self._space is not None:

@@ -167,6 +167,12 @@ class Engine:
             self.generation = stamp  # not tried again until something else changes
             return self
 
+    def prepare_other_languages(self) -> None:
+        """Make the sentence vectors that questions in other scripts are matched against
+        now, rather than when the first such question comes (`python -m bot index`)."""
+        if self._crosslingual is not None:
+            self._crosslingual.prepare()
+
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 

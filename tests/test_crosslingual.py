@@ -3,11 +3,14 @@ model; unrelated ones get a note in their language; sentence vectors cached per 
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
+from bot import messages
+from bot.render import telegram, terminal
 from knowledge import AnswerKind, Engine, EngineConfig, crosslingual
 
 
@@ -38,32 +41,43 @@ def test_unrelated_questions_in_another_language_get_the_note(engine: Engine) ->
         assert not answer.citations
 
 
-def test_sentence_vectors_are_cached_per_document_and_reused(
-    engine: Engine, tmp_path: Path
-) -> None:
-    config = engine.config.model_copy(update={"crosslingual_dir": tmp_path / "xl"})
-    first = Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
-    question = "入选的小巨人企业能从政府拿到多少钱？"
-    expected = first.answer(question)
-    cached = sorted(p.name for p in (tmp_path / "xl").iterdir())
+QUESTION = "入选的小巨人企业能从政府拿到多少钱？"
+
+
+@pytest.fixture
+def all_but_one(engine: Engine, tmp_path: Path) -> Engine:
+    """An engine like the session's whose cache holds every document's vectors but one."""
+    engine.prepare_other_languages()
+    cached = sorted(engine.config.crosslingual_dir.glob("*.npy"))
     assert len(cached) == len(engine.documents)
-    assert all(name.endswith(".npy") for name in cached)
-    again = Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
-    assert again.answer(question) == expected
-    assert sorted(p.name for p in (tmp_path / "xl").iterdir()) == cached
+    folder = tmp_path / "xl"
+    folder.mkdir()
+    for path in cached[1:]:
+        shutil.copy2(path, folder / path.name)
+    config = engine.config.model_copy(update={"crosslingual_dir": folder})
+    return Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
+
+
+def test_sentence_vectors_are_cached_per_document_and_reused(
+    engine: Engine, all_but_one: Engine
+) -> None:
+    folder = all_but_one.config.crosslingual_dir
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert all_but_one.answer(QUESTION) == engine.answer(QUESTION)
+    after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert len(after) == len(engine.documents)  # the missing one made and kept
+    assert {name: after[name] for name in before} == before  # the others only read
 
 
 def test_a_large_collection_embeds_in_the_background_and_declines_meanwhile(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    all_but_one: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(crosslingual, "SYNC_LIMIT", 0)
-    config = engine.config.model_copy(update={"crosslingual_dir": tmp_path / "xl"})
-    fresh = Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
-    question = "入选的小巨人企业能从政府拿到多少钱？"
-    assert fresh.answer(question).kind is AnswerKind.OTHER_LANGUAGE  # not ready yet
+    assert all_but_one.answer(QUESTION).kind is AnswerKind.OTHER_LANGUAGE  # not ready yet
     background = next(t for t in threading.enumerate() if t.name == "crosslingual")
     background.join(timeout=300)
-    assert fresh.answer(question).kind is AnswerKind.ANSWERED
+    assert not background.is_alive()
+    assert all_but_one.answer(QUESTION).kind is AnswerKind.ANSWERED
 
 
 def test_without_the_setting_other_languages_get_the_note(engine: Engine) -> None:
@@ -72,3 +86,12 @@ def test_without_the_setting_other_languages_get_the_note(engine: Engine) -> Non
     answer = plain.answer("入选的小巨人企业能从政府拿到多少钱？")
     assert answer.kind is AnswerKind.OTHER_LANGUAGE
     assert EngineConfig().crosslingual
+
+
+def test_excerpts_found_across_languages_carry_a_note_in_that_language(engine: Engine) -> None:
+    answer = engine.answer("入选的小巨人企业能从政府拿到多少钱？分几年发放？")
+    html = "\n".join(telegram.answer_messages(answer))
+    assert messages.CROSS_LANGUAGE["zh"] in html
+    assert messages.CROSS_LANGUAGE["zh"] in terminal.render_answer(answer, color=False)
+    english = engine.answer("How much money do Little Giants get from the government?")
+    assert messages.CROSS_LANGUAGE["en"] not in "\n".join(telegram.answer_messages(english))
