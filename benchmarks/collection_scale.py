@@ -1,6 +1,6 @@
 """A grown collection: add generated documents one at a time, then answer questions.
 
-    .venv/bin/python -m benchmarks.collection_scale [--documents 200] [--words 3000]
+    .venv/bin/python -m benchmarks.collection_scale [--documents 200] [--words 3000] [--keep DIR]
 
 Each document is ~3,000 words of English made from the bundled articles' words (Zipf-ranked)
 around one made-up fact, written as a .txt file and added with `knowledge.collection.add`
@@ -8,11 +8,14 @@ around one made-up fact, written as a .txt file and added with `knowledge.collec
 per add as the collection grows, the index size on disk, the time to load the grown index
 (what a worker's reload costs), peak memory, and warm answer latency over questions about the
 facts (each asked once: no query cache), with how many were answered from their document.
+`--keep DIR` builds the grown collection in DIR and keeps it; run again with the same DIR, it
+skips the adds and measures the answers only (for profiling the engine at this size).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import tempfile
@@ -80,67 +83,91 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+Facts = tuple[list[str], list[str]]  # the questions, and the figure each answer holds
+
+
+def grow(config: EngineConfig, encoder: Encoder, root: Path, documents: int, words: int) -> Facts:
+    """Add `documents` generated documents one at a time; print the time per add."""
+    rng = np.random.default_rng(7)
+    vocab, weights = vocabulary()
+    Engine.load(config, encoder=encoder)  # the bundled articles' index
+    questions, answers, seconds = [], [], []
+    for number in range(documents):
+        text, question, count = document(rng, vocab, weights, words)
+        path = root / f"report-{number:03d}.txt"
+        path.write_text(text, encoding="utf-8")
+        started = time.perf_counter()
+        doc = read_file(
+            path, max_file_bytes=config.max_file_bytes, max_text_chars=config.max_text_chars
+        )
+        collection.add(config, [doc], lambda: encoder)
+        seconds.append(time.perf_counter() - started)
+        questions.append(question)
+        answers.append(count)
+        if (number + 1) % 50 == 0:
+            print(f"added {number + 1}: the last 50 took {np.mean(seconds[-50:]):.2f} s each")
+    print(f"add, per document (p50 / p95 / p99, ms): {ms(seconds)}; total {sum(seconds):.0f} s")
+    return questions, answers
+
+
+def measure(config: EngineConfig, encoder: Encoder, facts: Facts) -> Engine:
+    """Load the grown index, then time warm answers to the facts' questions."""
+    started = time.perf_counter()
+    engine = Engine.load(config, encoder=encoder)
+    load_seconds = time.perf_counter() - started
+    print(
+        f"collection: {len(engine.documents)} documents, "
+        f"{len(engine.index.passages):,} passages, "
+        f"{len(engine.index.sentence_vectors):,} sentences"
+    )
+    print(
+        f"index on disk: {folder_size(config.index_dir) / 2**20:.1f} MiB "
+        f"(collection folder {folder_size(config.collection_dir) / 2**20:.1f} MiB)"
+    )
+    print(f"loading the grown index (a reload): {load_seconds:.2f} s")
+    for number in range(20):  # warm-up, with questions of their own (answers are cached)
+        engine.answer(f"What did the works make in warm-up round {number}?")
+    latencies, right = [], 0
+    for question, count in zip(*facts, strict=True):
+        started = time.perf_counter()
+        answer = engine.answer(question)
+        latencies.append(time.perf_counter() - started)
+        right += answer.kind is AnswerKind.ANSWERED and count in answer.citations[0].text
+    print(f"warm answer latency (p50 / p95 / p99, ms): {ms(latencies)}")
+    print(f"answered from the right document, first citation: {right}/{len(facts[0])}")
+    return engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=200)
     parser.add_argument("--words", type=int, default=3000)
+    parser.add_argument("--keep", type=Path, help="build in DIR and keep it; reuse it if built")
     args = parser.parse_args()
     print_header(f"collection scale: {args.documents} documents of ~{args.words} words")
-    rng = np.random.default_rng(7)
-    words, weights = vocabulary()
-    root = Path(tempfile.mkdtemp(prefix="collection-scale-"))
+    root = args.keep or Path(tempfile.mkdtemp(prefix="collection-scale-"))
+    kept = root / "facts.json"
     try:
         config = EngineConfig(collection_dir=root / "collection", index_dir=root / "index")
         encoder = Encoder(BUNDLED_MODEL)
-        Engine.load(config, encoder=encoder)  # the bundled articles' index
-        questions, answers, seconds = [], [], []
-        for number in range(args.documents):
-            text, question, count = document(rng, words, weights, args.words)
-            path = root / f"report-{number:03d}.txt"
-            path.write_text(text, encoding="utf-8")
+        if kept.exists():
+            print(f"reusing the collection grown in {root}")
+            questions, answers = json.loads(kept.read_text(encoding="utf-8"))
+            facts = (questions, answers)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            facts = grow(config, encoder, root, args.documents, args.words)
+            if args.keep:
+                kept.write_text(json.dumps(facts), encoding="utf-8")
+        engine = measure(config, encoder, facts)
+        if not args.keep:
             started = time.perf_counter()
-            doc = read_file(
-                path, max_file_bytes=config.max_file_bytes, max_text_chars=config.max_text_chars
-            )
-            collection.add(config, [doc], lambda: encoder)
-            seconds.append(time.perf_counter() - started)
-            questions.append(question)
-            answers.append(count)
-            if (number + 1) % 50 == 0:
-                recent = seconds[-50:]
-                print(
-                    f"added {number + 1}: the last 50 took {np.mean(recent):.2f} s each on average"
-                )
-        print(f"add, per document (p50 / p95 / p99, ms): {ms(seconds)}; total {sum(seconds):.0f} s")
-        started = time.perf_counter()
-        engine = Engine.load(config, encoder=encoder)
-        load_seconds = time.perf_counter() - started
-        print(
-            f"collection: {len(engine.documents)} documents, "
-            f"{len(engine.index.passages):,} passages, "
-            f"{len(engine.index.sentence_vectors):,} sentences"
-        )
-        print(
-            f"index on disk: {folder_size(config.index_dir) / 2**20:.1f} MiB "
-            f"(collection folder {folder_size(config.collection_dir) / 2**20:.1f} MiB)"
-        )
-        print(f"loading the grown index (a reload): {load_seconds:.2f} s")
-        for number in range(20):  # warm-up, with questions of their own (answers are cached)
-            engine.answer(f"What did the works make in warm-up round {number}?")
-        latencies, right = [], 0
-        for question, count in zip(questions, answers, strict=True):
-            started = time.perf_counter()
-            answer = engine.answer(question)
-            latencies.append(time.perf_counter() - started)
-            right += answer.kind is AnswerKind.ANSWERED and count in answer.citations[0].text
-        print(f"warm answer latency (p50 / p95 / p99, ms): {ms(latencies)}")
-        print(f"answered from the right document, first citation: {right}/{len(questions)}")
-        started = time.perf_counter()
-        collection.remove(config, [engine.documents[-1].doc_id], lambda: encoder)
-        print(f"remove one document: {1000 * (time.perf_counter() - started):.0f} ms")
+            collection.remove(config, [engine.documents[-1].doc_id], lambda: encoder)
+            print(f"remove one document: {1000 * (time.perf_counter() - started):.0f} ms")
         print(f"peak memory (RSS): {peak_rss_mb():.0f} MiB")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     print_footer()
 
 

@@ -4,7 +4,9 @@
 
 The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
 question's fold (as `train_ranking` chooses them); check sets, by default
-../shared/eval/dev.jsonl and chat.jsonl when present, by the shipped model.
+../shared/eval/dev.jsonl and chat.jsonl when present, by the shipped model. The own
+questions in other languages are answered across languages, with the score at each
+threshold of the multilingual match (the shipped one was chosen from these).
 """
 
 from __future__ import annotations
@@ -15,17 +17,46 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks._common import print_footer, print_header
-from benchmarks.scoring import SHARED_EVAL, Outcome, by_kind, load_questions, outcome, summary
-from benchmarks.train_ranking import cross_validate, english_examples
+from benchmarks.scoring import (
+    SHARED_EVAL,
+    Outcome,
+    by_kind,
+    load_questions,
+    outcome,
+    own_questions,
+    summary,
+)
+from benchmarks.train_ranking import ENGLISH_KINDS, cross_validate, english_examples
 from bot.render.jsonl import answer_object
-from knowledge import Engine, EngineConfig
+from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
+
+THRESHOLDS = (0.0, 0.78, 0.79, 0.80, 0.81, 0.82)
 
 
 def report(name: str, outcomes: Sequence[Outcome]) -> None:
     figures = "  ".join(f"{k} {v:.3f}" for k, v in summary(outcomes).items() if k != "n")
     print(f"{name} ({len(outcomes)}): {figures}")
     print("   by kind: " + "  ".join(f"{k} {r}/{t}" for k, (r, t) in by_kind(outcomes).items()))
+
+
+def other_languages(engine: Engine) -> None:
+    """The own questions in other scripts: figures at each threshold, then the shipped one."""
+    questions = [q for q in own_questions() if q.kind not in ENGLISH_KINDS]
+    shipped = crosslingual.THRESHOLD
+    try:
+        for threshold in THRESHOLDS:
+            crosslingual.THRESHOLD = threshold
+            answers = engine.answer_many([q.question for q in questions])
+            outcomes = [
+                outcome(q, answer_object(a)) for q, a in zip(questions, answers, strict=True)
+            ]
+            if threshold == shipped:
+                report(f"own set, other languages, threshold {threshold:.2f} (shipped)", outcomes)
+            else:
+                print(f"   threshold {threshold:.2f}: score {summary(outcomes)['score']:.3f}")
+    finally:
+        crosslingual.THRESHOLD = shipped
 
 
 def main() -> None:
@@ -43,6 +74,7 @@ def main() -> None:
             "own set, held-out folds",
             cross_validate(engine, english_examples(engine), args.folds, Ranking.load().strength),
         )
+        other_languages(engine)
         for path in checks:
             questions = load_questions([path])
             answers = engine.answer_many([q.question for q in questions])

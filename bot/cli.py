@@ -182,6 +182,7 @@ def _index(settings: Settings, *, force: bool) -> int:
     folder keeps anything the index did not write)."""
     config = settings.engine_config()
     engine = Engine.load(config, progress=True, force=force)
+    engine.prepare_other_languages()
     print(
         messages.INDEX_DONE.format(
             status=engine.index_status,

@@ -7,12 +7,17 @@ from __future__ import annotations
 NOT_COVERED = "The documents I know don't cover that."
 TAKEN_AS = "Taken as: {question}"
 # A question in another script: the documents are English, so is the engine.
-OTHER_LANGUAGE = {
-    "en": "I can only answer questions in English: my documents are in English. "
-    "Try, for example: {example}",
-    "zh": "我只能回答英文提问：我的文档都是英文的。请用英文提问，例如：{example}",
-    "ru": "Я отвечаю только на вопросы на английском: мои документы на английском. "
-    "Спросите, например: {example}",
+OTHER_LANGUAGE = {  # a question in another script that nothing in the documents comes close to
+    "en": "I found nothing close to this in my documents. They are in English, and I read "
+    "questions in English best. Try, for example: {example}",
+    "zh": "我在文档中没有找到与此相近的内容。文档是英文的，用英文提问效果最好。例如：{example}",
+    "ru": "Я не нашёл в документах ничего близкого. Документы на английском, и вопросы на "
+    "английском я понимаю лучше всего. Спросите, например: {example}",
+}
+CROSS_LANGUAGE = {  # above excerpts matched to a question in another script
+    "en": "The documents are in English; these passages are the closest to your question:",
+    "zh": "文档是英文的；以下是与您的问题最接近的段落：",
+    "ru": "Документы на английском; вот отрывки, ближе всего к вашему вопросу:",
 }
 CLOSEST_DOCUMENTS = "Closest documents:"
 EMPTY_QUESTION = "Please type a question, for example: {example}"

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     knowledge_max_file_bytes: int = _engine("max_file_bytes")
     knowledge_max_text_chars: int = _engine("max_text_chars")
     knowledge_query_precision: Precision = _engine("query_precision")
+    knowledge_crosslingual: bool = _engine("crosslingual")
+    knowledge_crosslingual_dir: Path = _engine("crosslingual_dir")
     bot_state_dir: Path = Field(default_factory=_default_state_dir)
     bot_allowed_chat_ids: IdList = frozenset()
     bot_allowed_user_ids: IdList = frozenset()

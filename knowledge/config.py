@@ -22,6 +22,11 @@ def default_index_dir() -> Path:
     return Path(cache) / "little-giants-bot" / "index"
 
 
+def default_crosslingual_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "little-giants-bot" / "crosslingual"
+
+
 def default_collection_dir() -> Path:
     data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data) / "little-giants-bot" / "collection"
@@ -41,3 +46,7 @@ class EngineConfig(BaseModel):
     query_precision: Precision = "auto"
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, ge=1)
     max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=1)
+    # Questions in another script answered with a multilingual model (if installed), its
+    # sentence vectors cached here.
+    crosslingual: bool = True
+    crosslingual_dir: Path = Field(default_factory=default_crosslingual_dir)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from cachetools import LRUCache
 
-from knowledge import collection, retrieval
+from knowledge import collection, crosslingual, retrieval
 from knowledge.config import EngineConfig
 from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
@@ -85,6 +85,11 @@ class Engine:
         self._names = name_terms(documents)
         self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
         self._vectors: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(_QUERY_CACHE_SIZE)
+        self._crosslingual = (
+            crosslingual.CrossLingual(index, self._sentence_text, config.crosslingual_dir)
+            if config.crosslingual and crosslingual.available()
+            else None
+        )
 
     @classmethod
     def load(
@@ -162,6 +167,12 @@ class Engine:
             self.generation = stamp  # not tried again until something else changes
             return self
 
+    def prepare_other_languages(self) -> None:
+        """Make the sentence vectors that questions in other scripts are matched against
+        now, rather than when the first such question comes (`python -m bot index`)."""
+        if self._crosslingual is not None:
+            self._crosslingual.prepare()
+
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 
@@ -175,10 +186,8 @@ class Engine:
         for question, (text, truncated) in zip(questions, prepared, strict=True):
             if not text:
                 answers.append(Answer(question=question, kind=AnswerKind.EMPTY_QUESTION))
-            elif language := languages[text]:  # never claim "not covered": it may well be
-                answers.append(
-                    Answer(question=question, kind=AnswerKind.OTHER_LANGUAGE, language=language)
-                )
+            elif language := languages[text]:
+                answers.append(self._answer_across(question, text, language, truncated))
             else:
                 answers.append(self._answer(question, queries[text], truncated))
         return answers
@@ -252,6 +261,34 @@ class Engine:
         return Answer(
             question=question, kind=AnswerKind.ANSWERED, citations=citations, truncated=truncated
         )
+
+    def _answer_across(self, question: str, text: str, language: str, truncated: bool) -> Answer:
+        """A question in another script, matched across languages where the multilingual
+        model finds a close sentence; otherwise a note that the documents are in English,
+        never "not covered": they may well cover it."""
+        across = self._crosslingual
+        found = across.search(text, self.config.max_citations) if across else None
+        if not found:
+            return Answer(
+                question=question,
+                kind=AnswerKind.OTHER_LANGUAGE,
+                language=language,
+                truncated=truncated,
+            )
+        hits = [retrieval.Hit(m.passage, m.sentence, m.score) for m in found]
+        citations = tuple(c for hit in hits if (c := self._citation(hit)) is not None)
+        return Answer(
+            question=question,
+            kind=AnswerKind.ANSWERED,
+            citations=citations,
+            language=language,
+            truncated=truncated,
+        )
+
+    def _sentence_text(self, passage: int, sentence: int) -> str:
+        start, end = self.index.sentence_span(passage, sentence)
+        doc = self._by_id.get(self.index.passages[passage].doc_id)
+        return doc.body[start:end] if doc else ""
 
     def _citation(self, hit: retrieval.Hit) -> Citation | None:
         passage = self.index.passages[hit.passage]

@@ -18,6 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Documents a test adds without naming a collection folder stay out of the real home.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-")
+# ... and caches (the multilingual sentence vectors) out of the real one.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-cache-")
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder

@@ -64,7 +64,7 @@ def test_ask_json_lines_keep_order_and_contract(run_bot: RunBot, engine: Engine)
         "When was the small giants list introduced?",
         "",
         "How long should I boil an egg for a runny yolk?",
-        "小巨人是什么？",
+        "Какая сегодня погода в Москве?",
         "   ",
         "What share of China's GDP did SMEs contribute in 2018?",
         "When was the small giants list introduced?",

@@ -46,6 +46,8 @@ def answer_messages(
     elif answer.kind is AnswerKind.NOT_COVERED:
         blocks.append(not_covered(answer.closest))
     else:
+        if answer.language and first == 0:
+            blocks.append(f"<i>{escape(cross_language(answer.language), quote=False)}</i>")
         for citation in answer.citations[first : first + count]:
             blocks.extend(citation_blocks(citation))
     return pack(blocks)
@@ -71,6 +73,11 @@ def other_language(language: str | None) -> str:
     """The note for a question in another language, in that language where we have it."""
     template = messages.OTHER_LANGUAGE.get(language or "en", messages.OTHER_LANGUAGE["en"])
     return template.format(example=messages.EXAMPLE_QUESTION)
+
+
+def cross_language(language: str) -> str:
+    """The note above excerpts found for a question in another language."""
+    return messages.CROSS_LANGUAGE.get(language, messages.CROSS_LANGUAGE["en"])
 
 
 def not_covered(closest: Iterable[DocumentInfo]) -> str:

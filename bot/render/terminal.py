@@ -29,6 +29,10 @@ def render_answer(answer: Answer, *, color: bool) -> str:
             lines.append(messages.CLOSEST_DOCUMENTS)
             lines.extend(f"  - {source_line(doc)}" for doc in answer.closest)
         return "\n".join(lines)
+    if answer.language:
+        lines.extend(
+            [messages.CROSS_LANGUAGE.get(answer.language, messages.CROSS_LANGUAGE["en"]), ""]
+        )
     for number, citation in enumerate(answer.citations, 1):
         start, end = citation.highlight
         text = citation.text
