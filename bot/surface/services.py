@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
-from telegram import Chat
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.feedback import FeedbackStore
@@ -17,15 +16,17 @@ from bot.sending.ratelimit import QuestionLimiter
 from bot.serving.batcher import AnswerBatcher
 from bot.settings import Settings
 from bot.stats import Stats
+from bot.surface.allowlist import AccessPolicy
 from bot.surface.journal import UpdateJournal
 from knowledge import Document
 
-_MAX_REFUSED = 50_000
 _MAX_PENDING_UPLOADS = 100
 
 
 @dataclass
 class Services:
+    """One running bot's engine path, sending path, stores, counters and access policy."""
+
     settings: Settings
     batcher: AnswerBatcher
     limiter: QuestionLimiter
@@ -34,27 +35,14 @@ class Services:
     feedback: FeedbackStore
     stats: Stats = field(default_factory=Stats)
     reindexing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    refused: LRUCache[int, bool] = field(default_factory=lambda: LRUCache(_MAX_REFUSED))
     # Uploads read and waiting for Add or Cancel, by token: the latest ones only, in memory.
     pending_uploads: LRUCache[str, Document] = field(
         default_factory=lambda: LRUCache(_MAX_PENDING_UPLOADS)
     )
+    access: AccessPolicy = field(init=False)  # from the settings
 
-    def is_admin(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self.settings.bot_admin_user_ids
-
-    def first_refusal(self, chat: Chat | None) -> bool:
-        """True the first time a chat outside the allowlists is refused."""
-        if chat is None or chat.id in self.refused:
-            return False
-        self.refused[chat.id] = True
-        return True
-
-    def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
-        chats, users = self.settings.bot_allowed_chat_ids, self.settings.bot_allowed_user_ids
-        chat_ok = not chats or chat_id is None or chat_id in chats  # inline queries: no chat
-        user_ok = not users or user_id in users or self.is_admin(user_id)
-        return chat_ok and user_ok
+    def __post_init__(self) -> None:
+        self.access = AccessPolicy.of(self.settings)
 
 
 class BotData:

@@ -18,10 +18,14 @@ async def guard(update: Update, context: Context) -> None:
     chat, then silence, so that repeating oneself is not answered by a stream of refusals."""
     svc = context.services
     chat, user = update.effective_chat, update.effective_user
-    if svc.is_allowed(chat.id if chat else None, user.id if user else None):
+    if svc.access.is_allowed(chat.id if chat else None, user.id if user else None):
         return
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
-    elif update.message is not None and is_private_chat(update.message) and svc.first_refusal(chat):
+    elif (
+        update.message is not None
+        and is_private_chat(update.message)
+        and svc.access.first_refusal(chat.id if chat else None)
+    ):
         await reply(update, context, [render.plain(messages.NOT_ALLOWED)])
     raise ApplicationHandlerStop

@@ -80,7 +80,7 @@ async def gaps_command(update: Update, context: Context) -> None:
 async def admin_only(update: Update, context: Context) -> bool:
     message = message_of(update)
     user_id = message.from_user.id if message.from_user else None
-    if context.services.is_admin(user_id):
+    if context.services.access.is_admin(user_id):
         return True
     if is_private_chat(message):
         await reply(update, context, [render.plain(messages.ADMIN_ONLY)])

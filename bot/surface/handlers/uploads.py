@@ -32,7 +32,7 @@ async def received(update: Update, context: Context) -> None:
     document = message.document
     assert document is not None
     svc = context.services
-    if not svc.is_admin(message.from_user.id if message.from_user else None):
+    if not svc.access.is_admin(message.from_user.id if message.from_user else None):
         await not_text(update, context)
         return
     config = svc.settings.engine_config()
@@ -74,7 +74,7 @@ async def button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     svc = context.services
-    if not svc.is_admin(query.from_user.id):
+    if not svc.access.is_admin(query.from_user.id):
         await query.answer(messages.ADMIN_ONLY)
         return
     _, action, token = query.data.split(":", 2)
@@ -137,7 +137,7 @@ def _remember(context: Context, doc: Document) -> str:
 
 async def _admin(update: Update, context: Context) -> bool:
     message = _message(update)
-    if context.services.is_admin(message.from_user.id if message.from_user else None):
+    if context.services.access.is_admin(message.from_user.id if message.from_user else None):
         return True
     if message.chat.type == message.chat.PRIVATE:
         await _reply(context, message, [render.plain(messages.ADMIN_ONLY)])
