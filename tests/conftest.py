@@ -21,6 +21,7 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-"
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
+from tests.support.cli import CliRun, clean_environment, run_main, share_encoder
 
 if TYPE_CHECKING:
     from tests.support.botrunner import BotProcess
@@ -92,6 +93,38 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
             cwd=cwd,
             timeout=timeout,
             check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli(
+    encoder: Encoder, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> CliRun:
+    """`run_bot` in this process (tests/support/cli.py): the same arguments, environment and
+    result, without a process start, and with the session's model."""
+    home = tmp_path_factory.mktemp("cli-home")
+    share_encoder(monkeypatch, encoder)
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: str | bytes | None = None,
+        index_dir: Path | None = None,
+        timeout: float = 180,  # unused: the same call as run_bot's
+        io_encoding: str = "utf-8:strict",
+    ) -> subprocess.CompletedProcess[str]:
+        cwd = tmp_path_factory.mktemp("cli-cwd")
+        variables = {**clean_environment(home, cwd, index_dir), **(env or {})}
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin or b""
+        return run_main(
+            list(args),
+            env=variables,
+            cwd=cwd,
+            stdin=data,
+            io_encoding=io_encoding,
+            monkeypatch=monkeypatch,
         )
 
     return run
