@@ -87,7 +87,7 @@ class Harness:
 
 
 async def _unfinished(bot: RunningBot) -> list[JSON]:
-    return bot.surface.services.journal.pending()
+    return bot.services.journal.pending()
 
 
 def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float = 30) -> None:

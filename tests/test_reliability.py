@@ -167,7 +167,7 @@ def test_blocked_user_is_skipped_and_others_are_still_answered(
     blocker, blocked_chat = shared.private("Bea")
     other, other_chat = shared.private("Ben")
     emu.block_chat(blocked_chat["id"])
-    skipped_before = shared.bot.surface.services.delivery.blocked
+    skipped_before = shared.bot.services.delivery.blocked
     refused = emu.send_message(blocked_chat, blocker, TAX_QUESTION)
     emu.wait_for(lambda: [c for c in sends(emu, blocked_chat["id"]) if c.status == 403])
     answered = emu.send_message(other_chat, other, QUESTIONS[3])
@@ -176,7 +176,7 @@ def test_blocked_user_is_skipped_and_others_are_still_answered(
 
     assert emu.delivered(blocked_chat["id"]) == 0
     assert [call.status for call in sends(emu, blocked_chat["id"])] == [403]  # tried once
-    assert shared.bot.surface.services.delivery.blocked == skipped_before + 1
+    assert shared.bot.services.delivery.blocked == skipped_before + 1
     assert emu.delivered(other_chat["id"]) == 1
     assert shared.bot.thread.is_alive()
     assert error_records(caplog) == []

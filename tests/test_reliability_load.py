@@ -144,7 +144,7 @@ def test_flood_from_one_user_does_not_delay_the_others(limited: Harness) -> None
     others is work done for the flood: engine time and sends. Past the user's limit its
     messages are refused before the engine, so the engine answers only the flood's first
     USER_LIMIT, and the flood's chat gets those answers and one notice, nothing more."""
-    emu, recorder = limited.emu, limited.bot.surface.services.batcher.backend
+    emu, recorder = limited.emu, limited.bot.services.batcher.backend
     assert isinstance(recorder, RecordingEngineThread)
     engine_before, sends_before = len(recorder.questions), len(emu.calls("sendMessage"))
     flooder, flood_chat = limited.private("Flooder")
