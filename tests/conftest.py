@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,8 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-"
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
-from tests.support.cli import CliRun, clean_environment, run_main, share_encoder
+from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
+from tests.support.data import CORPUS_DIR, REPO
 
 if TYPE_CHECKING:
     from tests.support.botrunner import BotProcess
@@ -31,11 +32,6 @@ if TYPE_CHECKING:
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, max_examples=150)
 hypothesis_settings.register_profile("dev", max_examples=400)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-REPO = Path(__file__).resolve().parents[1]
-CORPUS_DIR = REPO / "knowledge" / "corpus"
-
-RunBot = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="session")

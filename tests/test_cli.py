@@ -13,8 +13,8 @@ import pytest
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.conftest import CORPUS_DIR, RunBot
-from tests.support.cli import CliRun
+from tests.support.cli import CliRun, RunBot
+from tests.support.data import CORPUS_DIR
 
 COMMANDS = ("run", "chat", "ask", "index", "gaps", "add", "remove", "documents")
 ANSI = re.compile(r"\x1b\[")

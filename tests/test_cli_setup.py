@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from knowledge import Engine
-from tests.conftest import REPO
 from tests.support.cli import CliRun
+from tests.support.data import REPO
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - a made-up token
 

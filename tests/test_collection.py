@@ -12,15 +12,9 @@ import pypdf
 import pytest
 
 from knowledge.ingest.pdf import page_text
-from tests.conftest import CORPUS_DIR
 from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR, HTML, HTML_QUESTION, PDF, PDF_QUESTION, SMALL_CORPUS
 
-DATA = Path(__file__).resolve().parent / "data"
-HTML = DATA / "nodejs-corepack.html"
-PDF = DATA / "shared-mime-info-spec.pdf"
-HTML_QUESTION = "How do I enable Corepack?"
-PDF_QUESTION = "Which command must an application run after installing its MIME XML file?"
-SMALL_CORPUS = ("future-industry-leader-2025.md", "two-sessions-little-giants.md")
 NOTE = "The Quibble Institute in Ushuaia studies hedgehog migration across Patagonia.\n"
 
 

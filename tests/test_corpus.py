@@ -9,8 +9,8 @@ import pytest
 
 from knowledge import CorpusError, Document
 from knowledge.corpus import load_corpus, load_document
-from tests.conftest import CORPUS_DIR
 from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR
 
 FURNITURE = (
     "Related Articles",

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS_DIR
 from tests.support.cli import CliRun
-
-SMALL_CORPUS = ("future-industry-leader-2025.md", "two-sessions-little-giants.md")
+from tests.support.data import CORPUS_DIR, SMALL_CORPUS
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], setting: str, path: Path) -> str:

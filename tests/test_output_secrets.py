@@ -18,10 +18,10 @@ import pytest
 from bot.logs import MASK, RedactingStream, configure_logging
 from bot.serving.workers import EngineWorkers
 from knowledge import Engine, EngineConfig
-from tests.conftest import RunBot
-from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import REPO, BotProcess
+from tests.support.cli import RunBot
 from tests.support.emulator import BotApiEmulator
+from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - the emulator's made-up token
 SECRETS = [TOKEN, TOKEN.partition(":")[2]]

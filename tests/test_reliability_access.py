@@ -13,7 +13,9 @@ import pytest
 from bot import messages
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import (
+from tests.support.data import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
+from tests.support.emulator import BotApiEmulator
+from tests.support.reliability import (
     JSON,
     QUESTIONS,
     TAX_ANSWER,
@@ -28,26 +30,6 @@ from tests.reliability_helpers import (
     serving,
     texts,
 )
-from tests.support.emulator import BotApiEmulator
-
-NEW_DOCUMENT = """---
-title: "Little Giants fill the first Hefei robotics expo"
-publisher: "Reliability Test Wire"
-published: 2025-03-01
-url: https://example.com/hefei-expo
-language: en
----
-
-More than 400 Little Giants exhibited at the first Specialised Robotics Expo in Hefei in March 2025.
-
-The expo's official mascot is a copper-coloured panda robot named Xiaoju, designed by a Little Giant
-from Wuhu.
-
-Organisers said the four-day event drew 62,000 visitors and produced 3.1 billion yuan in signed
-orders.
-"""
-NEW_QUESTION = "What is the name of the expo mascot?"
-NEW_ANSWER = "panda robot named Xiaoju"
 
 
 @dataclass

@@ -15,9 +15,9 @@ from telegram.error import NetworkError
 from bot.stats import Stats
 from bot.surface.app import PollingErrors
 from knowledge import Engine
-from tests.reliability_helpers import JSON, QUESTIONS, TAX_QUESTION, expected_messages, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden
 from tests.support.emulator import BotApiEmulator, Conflict, ServerError
+from tests.support.reliability import JSON, QUESTIONS, TAX_QUESTION, expected_messages, texts
 
 CONFLICTS = 3
 

@@ -15,9 +15,9 @@ import pytest
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import JSON, QUESTIONS, expected_messages, texts
 from tests.support.botrunner import bot_process, stop_process
 from tests.support.emulator import BotApiEmulator, Delay
+from tests.support.reliability import JSON, QUESTIONS, expected_messages, texts
 
 SLOW_SEND = 3.0  # seconds each of the first sendMessage calls takes
 START_TIMEOUT = 90  # model and index load, on a loaded machine

@@ -19,9 +19,10 @@ import pytest
 from bot.serving.batcher import EngineThread
 from bot.surface.app import build_application, serve
 from knowledge import Engine
-from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden, bot_settings
 from tests.support.emulator import BotApiEmulator, free_port
+from tests.support.processes import alive, children_of, loading_torch
+from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
 ATTEMPT = "start-up: Telegram did not answer"
 STOP_TIMEOUT = 20  # seconds from SIGTERM to exit, on a loaded machine (it was 26-35 s)
@@ -53,31 +54,6 @@ def _assert_one_line_per_attempt(bot: BotProcess) -> None:
     lines = bot.lines(ATTEMPT)
     assert _attempt_numbers(lines) == list(range(1, len(lines) + 1)), lines
     assert not bot.lines("retry 1 in"), bot.output()  # no inner retries, each with a line
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found |= {int(child) for child in (task / "children").read_text().split()}
-        except OSError:
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _loading_torch(pid: int) -> bool:
-    try:
-        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
 
 
 def test_telegram_not_there_at_start_is_waited_for(
@@ -127,14 +103,14 @@ def test_sigterm_while_the_engine_loads_exits_at_once(
     )
     processes.append(bot)
     if workers == "0":
-        loading = emu.wait_for(lambda: _loading_torch(bot.pid), timeout=60, interval=0.05)
+        loading = emu.wait_for(lambda: loading_torch(bot.pid), timeout=60, interval=0.05)
         children: set[int] = set()
     else:
-        children = emu.wait_for(lambda: _children(bot.pid), timeout=60, interval=0.05)
-        loading = emu.wait_for(lambda: any(map(_loading_torch, children)), timeout=60)
+        children = emu.wait_for(lambda: children_of(bot.pid), timeout=60, interval=0.05)
+        loading = emu.wait_for(lambda: any(map(loading_torch, children)), timeout=60)
     assert loading and not bot.lines(ATTEMPT), bot.output()  # not connecting yet
     assert bot.stop(timeout=STOP_TIMEOUT) == 0, bot.output()[-3000:]
-    emu.wait_for(lambda: not any(map(_alive, children)), timeout=10, description="no worker")
+    emu.wait_for(lambda: not any(map(alive, children)), timeout=10, description="no worker")
     _assert_clean(emu, bot)
 
 
@@ -148,9 +124,9 @@ def test_sigterm_while_a_second_worker_loads_exits_at_once(
     )
     processes.append(bot)
     bot.wait_for_lines(ATTEMPT, 1)
-    children = _children(bot.pid)
+    children = children_of(bot.pid)
     assert bot.stop(timeout=STOP_TIMEOUT) == 0, bot.output()[-3000:]
-    emu.wait_for(lambda: not any(map(_alive, children)), timeout=10, description="no worker")
+    emu.wait_for(lambda: not any(map(alive, children)), timeout=10, description="no worker")
     _assert_clean(emu, bot)
     assert "never retrieved" not in bot.output()
 

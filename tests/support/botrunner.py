@@ -21,10 +21,9 @@ from bot.surface.app import build_application, serve
 from bot.surface.services import Services, application_services
 from knowledge import Engine
 
+from .data import REPO
 from .emulator import BotApiEmulator
 from .telegram_html import check_message
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -26,7 +26,8 @@ from bot.cli import main
 from bot.settings import Settings
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 
-CliRun = Callable[..., subprocess.CompletedProcess[str]]
+RunBot = Callable[..., subprocess.CompletedProcess[str]]  # `python -m bot ARGS` as a process
+CliRun = Callable[..., subprocess.CompletedProcess[str]]  # the same in the test process
 
 
 def share_encoder(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> None:

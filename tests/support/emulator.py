@@ -1194,6 +1194,12 @@ class BotApiEmulator:
     # -- inspection
 
     @property
+    def last_update_id(self) -> int:
+        """The id the latest update queued was given."""
+        with self._lock:
+            return self._world.next_update_id
+
+    @property
     def confirmed_offset(self) -> int:
         """The highest ``offset`` the bot has passed to getUpdates."""
         with self._lock:

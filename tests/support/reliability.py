@@ -1,4 +1,4 @@
-"""Helpers shared by the end-to-end reliability tests (tests/test_reliability*.py)."""
+"""Helpers shared by the end-to-end reliability tests (tests/test_reliability*.py and others)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from bot.render.telegram import answer_messages
 from bot.serving.batcher import AnswerBackend, EngineThread
 from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
-from tests.support.emulator import BotApiEmulator, Call
+
+from .botrunner import RunningBot, assert_valid_html_everywhere, running_bot
+from .emulator import BotApiEmulator, Call
 
 JSON = dict[str, Any]
 
@@ -101,6 +102,20 @@ def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float 
         return not pending
 
     emu.wait_for(handled, timeout, interval=0.05, description=f"updates up to {last} handled")
+
+
+def settle_all(emu: BotApiEmulator, bot: RunningBot, timeout: float = 30) -> None:
+    """Wait until every update queued so far was fetched, confirmed and handled to the end:
+    after that, nothing the bot does for them can still arrive."""
+    last = emu.last_update_id
+
+    def handled() -> bool:
+        if emu.confirmed_offset <= last:
+            return False
+        pending = asyncio.run_coroutine_threadsafe(_unfinished(bot), bot.loop).result(10)
+        return not pending
+
+    emu.wait_for(handled, timeout, interval=0.02, description=f"updates up to {last} handled")
 
 
 def sends(emu: BotApiEmulator, chat_id: int) -> list[Call]:
