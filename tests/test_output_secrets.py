@@ -3,8 +3,6 @@ reports, warnings, prints, the engine worker processes, and the command line's e
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
 import os
 import shutil
@@ -15,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import MASK, RedactingStream, configure_logging
-from bot.serving.workers import EngineWorkers
-from knowledge import Engine, EngineConfig
+from bot.logs import MASK, RedactingStream
+from knowledge import Engine
 from tests.support.botrunner import REPO, BotProcess
-from tests.support.cli import RunBot
+from tests.support.cli import CliRun
 from tests.support.emulator import BotApiEmulator
 from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
@@ -142,10 +139,10 @@ def test_a_crash_of_run_prints_a_masked_traceback(tmp_path: Path) -> None:
     _assert_masked(result.stderr)
 
 
-def test_a_state_dir_error_naming_the_token_is_masked(run_bot: RunBot, tmp_path: Path) -> None:
+def test_a_state_dir_error_naming_the_token_is_masked(cli: CliRun, tmp_path: Path) -> None:
     blocker = tmp_path / TOKEN
     blocker.write_text("a file, not a directory", encoding="utf-8")
-    result = run_bot(
+    result = cli(
         "run",
         env={"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_STATE_DIR": str(blocker / "state")},
     )
@@ -163,28 +160,11 @@ def _corrupt_index_under_the_token(engine: Engine, root: Path) -> Path:
     return index
 
 
-async def test_engine_workers_mask_what_they_print(
-    engine: Engine, tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """A worker warns that the index at a path holding the token is corrupt, and rebuilds
-    it: the parent's initializer masks the worker's output as the parent's."""
-    workers = EngineWorkers(
-        EngineConfig(index_dir=_corrupt_index_under_the_token(engine, tmp_path)),
-        1,
-        initializer=functools.partial(configure_logging, "INFO", SECRETS),
-    )
-    try:
-        await asyncio.wait_for(workers.start(), timeout=180)
-    finally:
-        await workers.close()
-    output = capfd.readouterr()
-    assert "not used" in output.err, output.err  # the worker's warning is there
-    _assert_masked(output.out + output.err)
-
-
 def test_run_with_an_engine_worker_masks_the_worker_output_too(
     engine: Engine, tmp_path: Path
 ) -> None:
+    """A worker warns that the index at a path holding the token is corrupt, and rebuilds
+    it: the initializer `run` gives its workers masks the worker's output as the bot's."""
     with BotApiEmulator(token=TOKEN) as emu:
         index = _corrupt_index_under_the_token(engine, tmp_path)
         bot = BotProcess(
