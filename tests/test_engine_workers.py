@@ -22,7 +22,7 @@ from knowledge.embedding import Encoder
 from tests.support.botrunner import assert_valid_html_everywhere, bot_process
 from tests.support.data import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
 from tests.support.emulator import BotApiEmulator
-from tests.support.processes import alive, engine_workers, wait_until
+from tests.support.processes import alive, engine_workers
 from tests.support.reliability import (
     JSON,
     QUESTIONS,
@@ -35,6 +35,7 @@ from tests.support.reliability import (
     replies_to,
     texts,
 )
+from tests.support.waiting import wait_until
 
 START_TIMEOUT = 120  # two workers load the model, on a loaded machine
 

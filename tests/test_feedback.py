@@ -23,6 +23,7 @@ from tests.support.cli import CliRun
 from tests.support.emulator import BotApiEmulator
 from tests.support.keyboards import button, buttons
 from tests.support.telegram_html import check_message
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -82,17 +83,13 @@ def recorded(state_dir: Path, message: JSON) -> None:
     sending it), so a press is not handled before the record exists."""
     store = FeedbackStore(feedback_path(state_dir))
     try:
-        wait_until(lambda: store.answer_at(message["chat"]["id"], message["message_id"]))
+        wait_until(
+            lambda: store.answer_at(message["chat"]["id"], message["message_id"]),
+            TIMEOUT,
+            description="the answer in the feedback store",
+        )
     finally:
         store.close()
-
-
-def wait_until(predicate: Any) -> Any:
-    deadline = time.monotonic() + TIMEOUT
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out waiting for the feedback store"
-        time.sleep(0.02)
-    return value
 
 
 def handled(state_dir: Path, update: JSON) -> None:
@@ -100,7 +97,11 @@ def handled(state_dir: Path, update: JSON) -> None:
     journal = sqlite3.connect(state_dir / "updates.sqlite3")
     query = "SELECT done FROM updates WHERE update_id = ?"
     try:
-        wait_until(lambda: journal.execute(query, (update["update_id"],)).fetchone() == (1,))
+        wait_until(
+            lambda: journal.execute(query, (update["update_id"],)).fetchone() == (1,),
+            TIMEOUT,
+            description=f"update {update['update_id']} handled",
+        )
     finally:
         journal.close()
 

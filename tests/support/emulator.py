@@ -1194,6 +1194,11 @@ class BotApiEmulator:
     # -- inspection
 
     @property
+    def long_polls_begun(self) -> int:
+        """How many getUpdates requests have reached the server so far."""
+        return self._poll_generation
+
+    @property
     def last_update_id(self) -> int:
         """The id the latest update queued was given."""
         with self._lock:
