@@ -23,6 +23,7 @@ from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
 from tests.support.data import CORPUS_DIR, REPO
+from tests.support.zygote import Zygote
 
 if TYPE_CHECKING:
     from tests.support.botrunner import BotProcess
@@ -32,6 +33,23 @@ if TYPE_CHECKING:
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, max_examples=150)
 hypothesis_settings.register_profile("dev", max_examples=400)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# Modules whose tests start `python -m bot run` (tests/support/botrunner.py's bot_process).
+_PROCESS_MODULES = {
+    "test_engine_workers.py",
+    "test_output_secrets.py",
+    "test_reliability_polling.py",
+    "test_reliability_restarts.py",
+    "test_reliability_startup.py",
+}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the zygote that forks those processes now: it imports the libraries while the
+    first tests run."""
+    if any(item.path.name in _PROCESS_MODULES for item in session.items):
+        Zygote.shared()
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,7 @@ def test_sigterm_while_the_engine_loads_exits_at_once(
         tmp_path / "state",
         tmp_path / "fresh-index",
         tmp_path / "bot.log",
+        fresh_interpreter=True,  # torch loaded is the sign that the engine loads
         BOT_ENGINE_WORKERS=workers,
     )
     processes.append(bot)
