@@ -45,10 +45,21 @@ _PROCESS_MODULES = {
 }
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the zygote that forks those processes now: it imports the libraries while the
-    first tests run."""
-    if any(item.path.name in _PROCESS_MODULES for item in session.items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`--dist loadgroup`), each module runs on one worker, its module
+    fixtures built once, and the modules that start bot processes all on one worker, first:
+    they wait on processes and delays more than they compute, while the other worker runs
+    the rest. Without xdist the marks change nothing; no test depends on the order."""
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("processes" if name in _PROCESS_MODULES else name))
+    items.sort(key=lambda item: item.path.name not in _PROCESS_MODULES)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Start the zygote that forks bot processes before the first test that needs it sets up
+    its fixtures: it imports the libraries meanwhile."""
+    if item.path.name in _PROCESS_MODULES:
         Zygote.shared()
 
 

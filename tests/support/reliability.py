@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +22,9 @@ from knowledge.embedding import Encoder
 
 from .botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from .emulator import BotApiEmulator, Call
+
+if TYPE_CHECKING:
+    from bot.serving.workers import Reloaded
 
 JSON = dict[str, Any]
 
@@ -57,6 +61,21 @@ class RecordingEngineThread(EngineThread):
     async def answer_many(self, questions: list[str]) -> list[Answer]:
         self.questions.extend(questions)
         return await super().answer_many(questions)
+
+
+class GatedReload(EngineThread):
+    """The engine in a thread, whose reloads (/reindex) wait while `gate` is closed: a test
+    can hold a rebuild open until it has seen what must happen meanwhile."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    async def reload(self) -> Reloaded:
+        if not await asyncio.to_thread(self.gate.wait, 120):
+            raise TimeoutError("the reload gate stayed closed")
+        return await super().reload()
 
 
 @contextmanager
