@@ -35,25 +35,27 @@ hypothesis_settings.register_profile("dev", max_examples=400)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-# Modules whose tests start `python -m bot run` (tests/support/botrunner.py's bot_process).
-_PROCESS_MODULES = {
+# Modules whose tests start `python -m bot run` (tests/support/botrunner.py's bot_process),
+# longest first.
+_PROCESS_MODULES = (
     "test_engine_workers.py",
-    "test_output_secrets.py",
-    "test_reliability_polling.py",
-    "test_reliability_restarts.py",
     "test_reliability_startup.py",
-}
+    "test_reliability_restarts.py",
+    "test_reliability_polling.py",
+    "test_output_secrets.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With pytest-xdist (`--dist loadgroup`), each module runs on one worker, its module
-    fixtures built once, and the modules that start bot processes all on one worker, first:
-    they wait on processes and delays more than they compute, while the other worker runs
-    the rest. Without xdist the marks change nothing; no test depends on the order."""
-    for item in items:
+    """With pytest-xdist (`--dist loadfile`) each module runs on one worker, its module
+    fixtures built once; the modules that start bot processes go first, longest first, so
+    that the two workers finish together. No test depends on the order."""
+
+    def rank(item: pytest.Item) -> int:
         name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("processes" if name in _PROCESS_MODULES else name))
-    items.sort(key=lambda item: item.path.name not in _PROCESS_MODULES)
+        return _PROCESS_MODULES.index(name) if name in _PROCESS_MODULES else len(_PROCESS_MODULES)
+
+    items.sort(key=rank)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.logs import MASK, RedactingStream
-from knowledge import Engine
+from knowledge import Engine, EngineConfig
+from knowledge.embedding import Encoder
 from tests.support.botrunner import REPO, BotProcess
 from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR
 from tests.support.emulator import BotApiEmulator
 from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
@@ -151,24 +153,32 @@ def test_a_state_dir_error_naming_the_token_is_masked(cli: CliRun, tmp_path: Pat
     _assert_masked(result.stderr)
 
 
-def _corrupt_index_under_the_token(engine: Engine, root: Path) -> Path:
-    """A copy of the index in a folder named like the token, with a manifest that does not
-    parse: the engine warns, naming the folder, and rebuilds."""
-    index = root / TOKEN / "index"
-    shutil.copytree(engine.config.index_dir, index)
+def _corrupt_index_under_the_token(encoder: Encoder, root: Path) -> tuple[Path, Path]:
+    """A one-document corpus (the one that answers TAX_QUESTION) and its index in a folder
+    named like the token, with a manifest that does not parse: the engine warns, naming
+    the folder, and rebuilds (one document: in a moment)."""
+    corpus, index = root / "corpus", root / TOKEN / "index"
+    corpus.mkdir()
+    shutil.copy(CORPUS_DIR / "china-picks-3000-small-giants.md", corpus)
+    Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
-    return index
+    return corpus, index
 
 
 def test_run_with_an_engine_worker_masks_the_worker_output_too(
-    engine: Engine, tmp_path: Path
+    encoder: Encoder, tmp_path: Path
 ) -> None:
     """A worker warns that the index at a path holding the token is corrupt, and rebuilds
     it: the initializer `run` gives its workers masks the worker's output as the bot's."""
     with BotApiEmulator(token=TOKEN) as emu:
-        index = _corrupt_index_under_the_token(engine, tmp_path)
+        corpus, index = _corrupt_index_under_the_token(encoder, tmp_path)
         bot = BotProcess(
-            emu, tmp_path / "state", index, tmp_path / "bot.log", BOT_ENGINE_WORKERS="1"
+            emu,
+            tmp_path / "state",
+            index,
+            tmp_path / "bot.log",
+            BOT_ENGINE_WORKERS="1",
+            KNOWLEDGE_CORPUS_DIR=str(corpus),
         )
         try:
             bot.started(timeout=180)

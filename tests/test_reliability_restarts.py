@@ -43,12 +43,13 @@ def emu() -> Iterator[BotApiEmulator]:
 class Bot:
     """One `python -m bot run` process; killed at the end of the test if still running."""
 
-    def __init__(
-        self, emu: BotApiEmulator, state: Path, index: Path, log: Path, workers: str = "0"
-    ) -> None:
+    def __init__(self, emu: BotApiEmulator, state: Path, index: Path, log: Path) -> None:
         self.emu = emu
         ready = len(emu.calls("setMyCommands"))
-        self.process = bot_process(emu, state, index, log, BOT_ENGINE_WORKERS=workers)
+        # The engine in a thread: what is tested is the update journal and the sends in
+        # flight; SIGTERM with worker processes is test_output_secrets.py's and
+        # test_reliability_startup.py's.
+        self.process = bot_process(emu, state, index, log, BOT_ENGINE_WORKERS="0")
         # setMyCommands comes after getMe and the model and index load, just before polling.
         emu.wait_for(
             lambda: self.process.poll() is not None or len(emu.calls("setMyCommands")) > ready,
@@ -119,9 +120,7 @@ def test_sigkill_loses_nothing_sigterm_finishes_in_flight_and_restarts_repeat_no
     state, log = tmp_path / "state", tmp_path / "bot.log"
     processes.append(first := Bot(emu, state, index_dir, log))
     killed = _sigkill_with_answers_in_flight(emu, engine, first)
-    # The run stopped by SIGTERM has the worker-process backend, as served (one worker: a
-    # second would only load the model again); the others answer in a thread.
-    processes.append(second := Bot(emu, state, index_dir, log, workers="1"))
+    processes.append(second := Bot(emu, state, index_dir, log))
     _wait_for_answers(emu, killed[0], killed[1])
     chats, expected = _sigterm_finishes_answers_in_flight(emu, engine, second, log)
 
