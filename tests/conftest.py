@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -73,9 +74,16 @@ def encoder() -> Encoder:
 
 @pytest.fixture(scope="session")
 def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    """An engine over the real corpus, its index in a session temporary directory."""
-    index_dir = tmp_path_factory.mktemp("engine") / "index"
-    return Engine.load(EngineConfig(corpus_dir=CORPUS_DIR, index_dir=index_dir), encoder=encoder)
+    """An engine over the real corpus, its index in a session temporary directory. Under
+    pytest-xdist the workers share that directory (the run's, above each worker's own): the
+    first builds the index, the others load it. No test writes to it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    with (root / "engine-index.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = EngineConfig(corpus_dir=CORPUS_DIR, index_dir=root / "engine-index")
+        return Engine.load(config, encoder=encoder)
 
 
 @pytest.fixture(scope="session")
