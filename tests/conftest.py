@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,9 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-cache
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import BUNDLED_MODEL, Encoder
+from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
+from tests.support.data import CORPUS_DIR, REPO
+from tests.support.zygote import Zygote
 
 if TYPE_CHECKING:
     from tests.support.botrunner import BotProcess
@@ -33,10 +37,35 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None, max_
 hypothesis_settings.register_profile("dev", max_examples=400)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS_DIR = REPO / "knowledge" / "corpus"
 
-RunBot = Callable[..., subprocess.CompletedProcess[str]]
+# Modules whose tests start `python -m bot run` (tests/support/botrunner.py's bot_process),
+# longest first.
+_PROCESS_MODULES = (
+    "test_engine_workers.py",
+    "test_reliability_startup.py",
+    "test_reliability_restarts.py",
+    "test_reliability_polling.py",
+    "test_output_secrets.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`--dist loadfile`) each module runs on one worker, its module
+    fixtures built once; the modules that start bot processes go first, longest first, so
+    that the two workers finish together. No test depends on the order."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return _PROCESS_MODULES.index(name) if name in _PROCESS_MODULES else len(_PROCESS_MODULES)
+
+    items.sort(key=rank)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Start the zygote that forks bot processes before the first test that needs it sets up
+    its fixtures: it imports the libraries meanwhile."""
+    if item.path.name in _PROCESS_MODULES:
+        Zygote.shared()
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +76,16 @@ def encoder() -> Encoder:
 
 @pytest.fixture(scope="session")
 def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    """An engine over the real corpus, its index in a session temporary directory."""
-    index_dir = tmp_path_factory.mktemp("engine") / "index"
-    return Engine.load(EngineConfig(corpus_dir=CORPUS_DIR, index_dir=index_dir), encoder=encoder)
+    """An engine over the real corpus, its index in a session temporary directory. Under
+    pytest-xdist the workers share that directory (the run's, above each worker's own): the
+    first builds the index, the others load it. No test writes to it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    with (root / "engine-index.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = EngineConfig(corpus_dir=CORPUS_DIR, index_dir=root / "engine-index")
+        return Engine.load(config, encoder=encoder)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +130,38 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
             cwd=cwd,
             timeout=timeout,
             check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli(
+    encoder: Encoder, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> CliRun:
+    """`run_bot` in this process (tests/support/cli.py): the same arguments, environment and
+    result, without a process start, and with the session's model."""
+    home = tmp_path_factory.mktemp("cli-home")
+    share_encoder(monkeypatch, encoder)
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: str | bytes | None = None,
+        index_dir: Path | None = None,
+        timeout: float = 180,  # unused: the same call as run_bot's
+        io_encoding: str = "utf-8:strict",
+    ) -> subprocess.CompletedProcess[str]:
+        cwd = tmp_path_factory.mktemp("cli-cwd")
+        variables = {**clean_environment(home, cwd, index_dir), **(env or {})}
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin or b""
+        return run_main(
+            list(args),
+            env=variables,
+            cwd=cwd,
+            stdin=data,
+            io_encoding=io_encoding,
+            monkeypatch=monkeypatch,
         )
 
     return run

@@ -14,11 +14,10 @@ import pytest
 from bot import messages
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import JSON, assert_valid_html, replies_to, serving, texts
 from tests.support.botrunner import RunningBot
+from tests.support.data import HTML, HTML_QUESTION, SMALL_CORPUS
 from tests.support.emulator import BotApiEmulator
-from tests.test_collection import HTML, HTML_QUESTION
-from tests.test_index_store import SMALL_CORPUS
+from tests.support.reliability import JSON, assert_valid_html, replies_to, serving, texts
 
 pytestmark = pytest.mark.timeout(300)
 TIMEOUT = 120  # an add embeds a document on a busy machine

@@ -5,13 +5,12 @@ a second pair serves a small corpus built to produce answers longer than one mes
 test ends with every message the bot sent during it checked as strict Telegram HTML.
 
 "Silence" is checked with a synchronisation point: the silent messages go first, then an
-addressed one; once its reply is there (updates are fetched in order but handled
-concurrently) a short grace period passes and nothing else may have arrived.
+addressed one; once its reply is there and every update queued so far is handled to the end
+(the bot's update journal says so), nothing else may have arrived.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,9 +19,10 @@ import pytest
 from bot.messages import EXAMPLE_QUESTION
 from knowledge import AnswerKind, Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.support.botrunner import assert_valid_html_everywhere, running_bot
+from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.emulator import BotApiEmulator, Call
 from tests.support.keyboards import button, buttons
+from tests.support.reliability import settle_all
 from tests.support.telegram_html import MAX_MESSAGE_LENGTH, check_message
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,7 +31,6 @@ JSON = dict[str, Any]
 
 BOT = "LittleGiantsBot"
 TIMEOUT = 15.0  # for a reply to arrive
-GRACE = 0.5  # after the synchronisation point, for anything unwanted to show up
 
 TAX_QUESTION = "What share of tax revenue comes from SMEs?"
 COUNT_QUESTION = "How many little giants are there?"
@@ -120,15 +119,20 @@ def wait_reply(emu: BotApiEmulator, message: JSON, timeout: float = TIMEOUT) -> 
     return found[0]
 
 
-def settle() -> None:
-    """Give concurrently handled updates a moment to (wrongly) produce messages."""
-    time.sleep(GRACE)
+# The bot serving each module emulator, for `settle`.
+_BOTS: dict[BotApiEmulator, RunningBot] = {}
+
+
+def settle(emu: BotApiEmulator) -> None:
+    """Wait until every update sent so far is handled to the end: whatever the bot was going
+    to send for them (wrongly, where silence is expected) has been sent."""
+    settle_all(emu, _BOTS[emu])
 
 
 def only_reply(emu: BotApiEmulator, message: JSON) -> JSON:
     """The one message the bot sent in the chat of `message`, replying to it."""
     reply = wait_reply(emu, message)
-    settle()
+    settle(emu)
     sent = emu.bot_messages(message["chat"]["id"])
     assert [m["message_id"] for m in sent] == [reply["message_id"]], [m["text"] for m in sent]
     return reply
@@ -203,7 +207,8 @@ def emu(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bo
     """The emulator, with the real bot over the real corpus polling it."""
     with BotApiEmulator() as emulator:
         _prime(emulator)
-        with running_bot(emulator, engine, tmp_path_factory.mktemp("bot") / "state"):
+        with running_bot(emulator, engine, tmp_path_factory.mktemp("bot") / "state") as bot:
+            _BOTS[emulator] = bot
             yield emulator
         assert_valid_html_everywhere(emulator)
 
@@ -273,7 +278,10 @@ def long_emu(
 ) -> Iterator[BotApiEmulator]:
     with BotApiEmulator() as emulator:
         _prime(emulator)
-        with running_bot(emulator, long_engine, tmp_path_factory.mktemp("long-bot") / "state"):
+        with running_bot(
+            emulator, long_engine, tmp_path_factory.mktemp("long-bot") / "state"
+        ) as bot:
+            _BOTS[emulator] = bot
             yield emulator
         assert_valid_html_everywhere(emulator)
 
@@ -405,7 +413,7 @@ def test_ask_command_in_a_group(
     assert usage["text"].startswith("Usage: /ask")
     assert "\n" not in usage["text"].strip()
 
-    settle()
+    settle(emu)
     assert not replies(emu, other_bot)
     assert len(emu.bot_messages(group["id"])) == 3
 
@@ -443,7 +451,7 @@ def test_reply_to_the_bots_message_in_a_group_is_answered(
     follow_up = ask(emu, group, bob, COUNT_QUESTION, reply_to=first)
     reply = wait_reply(emu, follow_up)
     assert_answer(emu, engine, reply, COUNT_QUESTION)
-    settle()
+    settle(emu)
     assert len(emu.bot_messages(group["id"])) == 2
 
 
@@ -621,7 +629,7 @@ def _long_answer_parts(emu: BotApiEmulator, engine: Engine, user: JSON) -> tuple
         return sent if quoted >= 3 else []
 
     emu.wait_for(complete, TIMEOUT, description="three excerpts")
-    settle()
+    settle(emu)
     return asked, emu.bot_messages(chat["id"])
 
 
@@ -755,7 +763,7 @@ def test_edited_message_in_private_gets_a_note(emu: BotApiEmulator, alice: JSON)
     )[0]
     assert "not edits" in note["text"]
     assert len(note["text"]) < 100
-    settle()
+    settle(emu)
     assert len(emu.bot_messages(chat["id"])) == 2
 
 

@@ -1,4 +1,5 @@
-"""`python -m bot` as a user runs it: real subprocesses, a clean environment, temporary dirs."""
+"""`python -m bot` as a user runs it: a clean environment and temporary dirs; in the test
+process, but for the entry point's own help and usage error, which run a real process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.conftest import CORPUS_DIR, RunBot
+from tests.support.cli import CliRun, RunBot
+from tests.support.data import CORPUS_DIR
 
 COMMANDS = ("run", "chat", "ask", "index", "gaps", "add", "remove", "documents")
 ANSI = re.compile(r"\x1b\[")
@@ -44,8 +46,8 @@ def test_help_lists_the_commands(run_bot: RunBot) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_each_command_has_help(run_bot: RunBot, command: str) -> None:
-    result = run_bot(command, "--help")
+def test_each_command_has_help(cli: CliRun, command: str) -> None:
+    result = cli(command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: ")
     assert command in result.stdout.splitlines()[0]
@@ -59,7 +61,7 @@ def test_unknown_command_is_a_usage_error(run_bot: RunBot) -> None:
     assert result.stdout == ""
 
 
-def test_ask_json_lines_keep_order_and_contract(run_bot: RunBot, engine: Engine) -> None:
+def test_ask_json_lines_keep_order_and_contract(cli: CliRun, engine: Engine) -> None:
     questions = [
         "When was the small giants list introduced?",
         "",
@@ -70,7 +72,7 @@ def test_ask_json_lines_keep_order_and_contract(run_bot: RunBot, engine: Engine)
         "When was the small giants list introduced?",
         "Who won the 2018 FIFA World Cup final?",
     ]
-    result = run_bot(
+    result = cli(
         "ask", "--json", stdin="\n".join(questions) + "\n", index_dir=engine.config.index_dir
     )
     assert result.returncode == 0, result.stderr
@@ -101,8 +103,8 @@ def test_ask_json_lines_keep_order_and_contract(run_bot: RunBot, engine: Engine)
     assert any("60%" in c["text"] for c in objects[5]["citations"])
 
 
-def test_ask_prints_a_readable_answer(run_bot: RunBot, engine: Engine) -> None:
-    result = run_bot(
+def test_ask_prints_a_readable_answer(cli: CliRun, engine: Engine) -> None:
+    result = cli(
         "ask", "When was the small giants list introduced?", index_dir=engine.config.index_dir
     )
     assert result.returncode == 0, result.stderr
@@ -119,7 +121,7 @@ def test_ask_prints_a_readable_answer(run_bot: RunBot, engine: Engine) -> None:
 
 
 def test_index_builds_with_progress_in_a_temp_dir(
-    run_bot: RunBot, encoder: Encoder, tmp_path: Path
+    cli: CliRun, encoder: Encoder, tmp_path: Path
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -127,7 +129,7 @@ def test_index_builds_with_progress_in_a_temp_dir(
         shutil.copy(path, corpus / path.name)
     index_dir = tmp_path / "fresh" / "index"
     cache = tmp_path / "cache"
-    result = run_bot(
+    result = cli(
         "index",
         env={"KNOWLEDGE_CORPUS_DIR": str(corpus), "XDG_CACHE_HOME": str(cache)},
         index_dir=index_dir,
@@ -147,14 +149,14 @@ def test_index_builds_with_progress_in_a_temp_dir(
     assert passages == len(engine.index.passages)
 
 
-def test_run_without_token_names_it_and_botfather(run_bot: RunBot) -> None:
-    line = _one_line_error(run_bot("run"))
+def test_run_without_token_names_it_and_botfather(cli: CliRun) -> None:
+    line = _one_line_error(cli("run"))
     assert "TELEGRAM_BOT_TOKEN" in line
     assert "@BotFather" in line
 
 
-def test_run_with_malformed_token_does_not_echo_it(run_bot: RunBot) -> None:
-    line = _one_line_error(run_bot("run", env={"TELEGRAM_BOT_TOKEN": "not-a-token"}))
+def test_run_with_malformed_token_does_not_echo_it(cli: CliRun) -> None:
+    line = _one_line_error(cli("run", env={"TELEGRAM_BOT_TOKEN": "not-a-token"}))
     assert "TELEGRAM_BOT_TOKEN" in line
     assert "not-a-token" not in line
 
@@ -167,15 +169,13 @@ def test_run_with_malformed_token_does_not_echo_it(run_bot: RunBot) -> None:
         ("index", "LOG_LEVEL", "loud"),
     ],
 )
-def test_bad_setting_exits_2_naming_it(
-    run_bot: RunBot, command: str, name: str, value: str
-) -> None:
-    line = _one_line_error(run_bot(command, env={name: value}))
+def test_bad_setting_exits_2_naming_it(cli: CliRun, command: str, name: str, value: str) -> None:
+    line = _one_line_error(cli(command, env={name: value}))
     assert name in line
 
 
-def test_a_model_folder_that_does_not_exist_is_named(run_bot: RunBot) -> None:
-    result = run_bot("ask", "hello", env={"KNOWLEDGE_MODEL": "/nonexistent/model"})
+def test_a_model_folder_that_does_not_exist_is_named(cli: CliRun) -> None:
+    result = cli("ask", "hello", env={"KNOWLEDGE_MODEL": "/nonexistent/model"})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from knowledge import Engine
-from tests.conftest import REPO, RunBot
+from tests.support.cli import CliRun
+from tests.support.data import REPO
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - a made-up token
 
@@ -39,27 +40,25 @@ def _one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
         "http://api.telegram.org:http/bot",
     ],
 )
-def test_run_refuses_a_base_url_that_cannot_be(run_bot: RunBot, url: str) -> None:
-    line = _one_line(run_bot("run", env={"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": url}))
+def test_run_refuses_a_base_url_that_cannot_be(cli: CliRun, url: str) -> None:
+    line = _one_line(cli("run", env={"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": url}))
     assert line.startswith("error: TELEGRAM_BASE_URL: ")
     assert TOKEN not in line
 
 
 @pytest.mark.parametrize("where", ["under a file", "is a file"])
-def test_run_with_an_unusable_state_dir_names_it(
-    run_bot: RunBot, tmp_path: Path, where: str
-) -> None:
+def test_run_with_an_unusable_state_dir_names_it(cli: CliRun, tmp_path: Path, where: str) -> None:
     """Root ignores permissions, so a regular file stands in the way instead."""
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory", encoding="utf-8")
     state = blocker / "state" if where == "under a file" else blocker
-    line = _one_line(run_bot("run", env={"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_STATE_DIR": str(state)}))
+    line = _one_line(cli("run", env={"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_STATE_DIR": str(state)}))
     assert line.startswith("error: BOT_STATE_DIR: ")
     assert str(state) in line
 
 
-def test_ask_works_with_a_malformed_token_it_does_not_need(run_bot: RunBot, engine: Engine) -> None:
-    result = run_bot(
+def test_ask_works_with_a_malformed_token_it_does_not_need(cli: CliRun, engine: Engine) -> None:
+    result = cli(
         "ask",
         "When was the small giants list introduced?",
         env={"TELEGRAM_BOT_TOKEN": "not-a-token"},
@@ -71,11 +70,11 @@ def test_ask_works_with_a_malformed_token_it_does_not_need(run_bot: RunBot, engi
 
 
 def test_chat_with_an_unusable_state_dir_warns_once_at_most(
-    run_bot: RunBot, engine: Engine, tmp_path: Path
+    cli: CliRun, engine: Engine, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory", encoding="utf-8")
-    result = run_bot(
+    result = cli(
         "chat",
         env={"BOT_STATE_DIR": str(blocker / "state"), "TELEGRAM_BOT_TOKEN": "not-a-token"},
         stdin="What does the label entitle a company to?\n/quit\n",

@@ -12,21 +12,16 @@ import pypdf
 import pytest
 
 from knowledge.ingest.pdf import page_text
-from tests.conftest import CORPUS_DIR, RunBot
+from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR, HTML, HTML_QUESTION, PDF, PDF_QUESTION, SMALL_CORPUS
 
-DATA = Path(__file__).resolve().parent / "data"
-HTML = DATA / "nodejs-corepack.html"
-PDF = DATA / "shared-mime-info-spec.pdf"
-HTML_QUESTION = "How do I enable Corepack?"
-PDF_QUESTION = "Which command must an application run after installing its MIME XML file?"
-SMALL_CORPUS = ("future-industry-leader-2025.md", "two-sessions-little-giants.md")
 NOTE = "The Quibble Institute in Ushuaia studies hedgehog migration across Patagonia.\n"
 
 
 class Setup:
-    """Folders of one collection, and `python -m bot` run over them."""
+    """Folders of one collection, and `python -m bot` run over them (in the test process)."""
 
-    def __init__(self, run_bot: RunBot, root: Path) -> None:
+    def __init__(self, cli: CliRun, root: Path) -> None:
         self.root = root
         self.corpus = root / "corpus"
         self.collection = root / "collection"
@@ -34,7 +29,7 @@ class Setup:
         self.corpus.mkdir(parents=True)
         for name in SMALL_CORPUS:
             (self.corpus / name).write_bytes((CORPUS_DIR / name).read_bytes())
-        self._run_bot = run_bot
+        self._cli = cli
 
     def run(
         self, *args: str, stdin: str | None = None, **env: str
@@ -44,7 +39,7 @@ class Setup:
             "KNOWLEDGE_COLLECTION_DIR": str(self.collection),
             **env,
         }
-        return self._run_bot(*args, env=variables, stdin=stdin, index_dir=self.index, timeout=600)
+        return self._cli(*args, env=variables, stdin=stdin, index_dir=self.index, timeout=600)
 
     def documents(self) -> list[dict[str, object]]:
         result = self.run("documents", "--json")
@@ -68,16 +63,28 @@ class Setup:
 
 
 @pytest.fixture
-def setup(run_bot: RunBot, tmp_path: Path) -> Setup:
-    return Setup(run_bot, tmp_path)
+def setup(cli: CliRun, tmp_path: Path) -> Setup:
+    return Setup(cli, tmp_path)
 
 
 def _body(path: Path) -> str:
     return path.read_text(encoding="utf-8").split("\n---\n", 1)[1]
 
 
-def test_add_html_and_pdf_answer_from_them_then_remove(setup: Setup) -> None:
-    added = setup.run("add", str(HTML), str(PDF))
+def _first_pages(count: int, path: Path) -> Path:
+    """The PDF's first `count` pages, its metadata kept: running headers, page numbers, a
+    sentence wrapped over two lines and the answer below, at a quarter of the text to embed."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(PDF))
+    while len(writer.pages) > count:
+        del writer.pages[-1]
+    with path.open("wb") as file:
+        writer.write(file)
+    return path
+
+
+def test_add_html_and_pdf_answer_from_them_then_remove(setup: Setup, tmp_path: Path) -> None:
+    pdf = _first_pages(4, tmp_path / PDF.name)
+    added = setup.run("add", str(HTML), str(pdf))
     assert added.returncode == 0, added.stderr
     lines = added.stdout.splitlines()
     assert len(lines) == 2, added.stdout

@@ -15,8 +15,7 @@ from bot.serving.workers import EngineWorkers
 from knowledge import AnswerKind, Document, Engine, EngineConfig, collection
 from knowledge.embedding import Encoder
 from knowledge.ingest import read_file
-from tests.conftest import CORPUS_DIR
-from tests.test_index_store import SMALL_CORPUS, CountingEncoder
+from tests.support.data import CORPUS_DIR, SMALL_CORPUS, CountingEncoder
 
 FACTS = {
     "quibble": (

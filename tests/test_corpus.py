@@ -9,7 +9,8 @@ import pytest
 
 from knowledge import CorpusError, Document
 from knowledge.corpus import load_corpus, load_document
-from tests.conftest import CORPUS_DIR, RunBot
+from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR
 
 FURNITURE = (
     "Related Articles",
@@ -166,13 +167,13 @@ def test_a_byte_order_mark_is_not_part_of_the_document(tmp_path: Path) -> None:
     assert doc.body.startswith("First paragraph")
 
 
-def test_a_malformed_document_is_one_line_from_the_cli(tmp_path: Path, run_bot: RunBot) -> None:
+def test_a_malformed_document_is_one_line_from_the_cli(tmp_path: Path, cli: CliRun) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     _write(
         corpus, "bad-date.md", "---\ntitle: T\npublisher: P\npublished: 2024-13-45\n---\nBody.\n"
     )
-    result = run_bot("index", env={"KNOWLEDGE_CORPUS_DIR": str(corpus)})
+    result = cli("index", env={"KNOWLEDGE_CORPUS_DIR": str(corpus)})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()

@@ -334,8 +334,9 @@ async def test_long_poll_returns_when_an_update_arrives(
 
 
 async def test_newer_poll_terminates_older_one(emu: BotApiEmulator, bot: telegram.Bot) -> None:
+    begun = emu.long_polls_begun
     older = asyncio.create_task(bot.get_updates(timeout=3))
-    await asyncio.sleep(0.2)
+    await emu.async_wait_for(lambda: emu.long_polls_begun > begun, description="the older poll")
     async with httpx.AsyncClient() as other_instance:
         newer = await other_instance.post(api_url(emu, "getUpdates"), data={"timeout": "0"})
     assert newer.json() == {"ok": True, "result": []}

@@ -1,7 +1,7 @@
-"""End to end with `python -m bot run` and its engine worker processes (BOT_ENGINE_WORKERS):
-a worker killed mid-run is replaced and no question goes unanswered, /reindex reaches every
-worker, and killing the bot takes its workers with it. Also, in-process: a broken corpus
-fails `EngineWorkers.start` with the corpus error, and leaves no process behind."""
+"""End to end with `python -m bot run` and its engine worker processes (BOT_ENGINE_WORKERS),
+one bot in turn: a worker killed mid-run is replaced and no question goes unanswered, /reindex
+reaches every worker, and killing the bot takes its workers with it. Also, in-process: a broken
+corpus fails `EngineWorkers.start` with the corpus error, and leaves no process behind."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,11 @@ from bot import messages
 from bot.serving.workers import EngineWorkers
 from knowledge import CorpusError, Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import (
+from tests.support.botrunner import assert_valid_html_everywhere, bot_process
+from tests.support.data import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
+from tests.support.emulator import BotApiEmulator
+from tests.support.processes import alive, engine_workers
+from tests.support.reliability import (
     JSON,
     QUESTIONS,
     TAX_ANSWER,
@@ -32,9 +35,7 @@ from tests.reliability_helpers import (
     replies_to,
     texts,
 )
-from tests.support.botrunner import assert_valid_html_everywhere, bot_process, stop_process
-from tests.support.emulator import BotApiEmulator
-from tests.test_reliability_access import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
+from tests.support.waiting import wait_until
 
 START_TIMEOUT = 120  # two workers load the model, on a loaded machine
 
@@ -50,37 +51,6 @@ def corpus_and_index(
 def emu() -> Iterator[BotApiEmulator]:
     with BotApiEmulator() as emulator:
         yield emulator
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found |= {int(c) for c in (task / "children").read_text().split()}
-        except OSError:
-            continue
-    return found
-
-
-def _workers(pid: int) -> set[int]:
-    """The engine workers among the bot's children (not multiprocessing's resource tracker)."""
-    workers = set()
-    for child in _children(pid):
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            workers.add(child)
-    return workers
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 Started = tuple[subprocess.Popen[bytes], Path, JSON]
@@ -111,7 +81,9 @@ def started(
         )
         assert process.poll() is None, log.read_text(errors="replace")
         emu.wait_for(
-            lambda: len(_workers(process.pid)) == 2, timeout=START_TIMEOUT, description="2 workers"
+            lambda: len(engine_workers(process.pid)) == 2,
+            timeout=START_TIMEOUT,
+            description="2 workers",
         )
         yield process, log, admin
     finally:
@@ -120,12 +92,27 @@ def started(
             process.wait(30)
 
 
-def test_a_killed_worker_is_replaced_and_every_question_answered_once(
-    emu: BotApiEmulator, started: Started, engine: Engine
+def test_workers_are_replaced_reindexed_and_taken_down_with_the_bot(
+    emu: BotApiEmulator,
+    started: Started,
+    engine: Engine,
+    corpus_and_index: tuple[Path, Path],
 ) -> None:
-    process, log, _ = started
+    """One bot and its two workers, in turn: a worker killed mid-run is replaced and every
+    question answered once; /reindex reaches every worker, the replacement included; and
+    killing the bot takes its workers with it."""
+    process, log, admin = started
+    _a_killed_worker_is_replaced_and_every_question_answered_once(emu, process, log, engine)
+    _reindex_reaches_every_worker(emu, admin, corpus_and_index[0])
+    assert_valid_html_everywhere(emu)
+    _killing_the_bot_takes_its_workers_with_it(process)
+
+
+def _a_killed_worker_is_replaced_and_every_question_answered_once(
+    emu: BotApiEmulator, process: subprocess.Popen[bytes], log: Path, engine: Engine
+) -> None:
     pid = process.pid
-    victim = min(_workers(pid))
+    victim = min(engine_workers(pid))
     os.kill(victim, signal.SIGKILL)
 
     chats, updates = [], []
@@ -140,25 +127,24 @@ def test_a_killed_worker_is_replaced_and_every_question_answered_once(
         timeout=START_TIMEOUT,
         description="an answer in each of the 12 chats",
     )
-    time.sleep(0.5)  # a duplicate would arrive now
+    emu.wait_for(
+        lambda: len(engine_workers(pid)) == 2, timeout=START_TIMEOUT, description="a new one"
+    )
+    assert victim not in engine_workers(pid)
+    # A duplicate would have arrived by the time a later question, asked once the new
+    # worker is up, is answered.
+    user = emu.new_user("Later")
+    chat = emu.private_chat(user)
+    emu.send_message(chat, user, TAX_QUESTION)
+    emu.wait_for(lambda: emu.delivered(chat["id"]) >= 1, timeout=60, description="a later answer")
     assert [emu.delivered(c["id"]) for c in chats] == expected
     for update in updates:
         assert all(is_answer(r["text"]) for r in replies_to(emu, update))
-    emu.wait_for(lambda: len(_workers(pid)) == 2, timeout=START_TIMEOUT, description="a new one")
-    assert victim not in _workers(pid)
     assert re.search(r"engine worker \d exited \(code -9\)", log.read_text(errors="replace"))
     no_internal_errors(emu)
-    assert stop_process(process, signal.SIGTERM) == 0
-    assert_valid_html_everywhere(emu)
 
 
-def test_reindex_reaches_every_worker(
-    emu: BotApiEmulator,
-    started: Started,
-    corpus_and_index: tuple[Path, Path],
-) -> None:
-    _, _, admin = started
-    corpus, _ = corpus_and_index
+def _reindex_reaches_every_worker(emu: BotApiEmulator, admin: JSON, corpus: Path) -> None:
     (corpus / "hefei-robotics-expo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     try:
         admin_chat = emu.private_chat(admin)
@@ -190,18 +176,17 @@ def test_reindex_reaches_every_worker(
         (corpus / "hefei-robotics-expo.md").unlink()
 
 
-def test_killing_the_bot_takes_its_workers_with_it(
-    started: Started,
-) -> None:
-    process, _, _ = started
-    workers = _workers(process.pid)
+def _killing_the_bot_takes_its_workers_with_it(process: subprocess.Popen[bytes]) -> None:
+    workers = engine_workers(process.pid)
     assert len(workers) == 2
     process.kill()
     process.wait(30)
-    deadline = time.monotonic() + 30
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(w) for w in workers), "engine workers outlived the bot"
+    wait_until(
+        lambda: not any(alive(w) for w in workers),
+        timeout=30,
+        interval=0.1,
+        description="no engine worker to outlive the bot",
+    )
 
 
 def test_a_broken_corpus_fails_start_and_leaves_no_worker(tmp_path: Path) -> None:
@@ -218,4 +203,4 @@ def test_a_broken_corpus_fails_start_and_leaves_no_worker(tmp_path: Path) -> Non
 
     with pytest.raises(CorpusError, match=r"broken\.md"):
         asyncio.run(start())
-    assert _workers(os.getpid()) == set()
+    assert engine_workers(os.getpid()) == set()

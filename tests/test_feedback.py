@@ -17,12 +17,13 @@ import pytest
 
 from bot import messages
 from bot.feedback import FeedbackStore, Gap, feedback_path, read_gaps
-from tests.conftest import RunBot
 from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from tests.support.canned_backend import CannedBackend
+from tests.support.cli import CliRun
 from tests.support.emulator import BotApiEmulator
 from tests.support.keyboards import button, buttons
 from tests.support.telegram_html import check_message
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -82,17 +83,13 @@ def recorded(state_dir: Path, message: JSON) -> None:
     sending it), so a press is not handled before the record exists."""
     store = FeedbackStore(feedback_path(state_dir))
     try:
-        wait_until(lambda: store.answer_at(message["chat"]["id"], message["message_id"]))
+        wait_until(
+            lambda: store.answer_at(message["chat"]["id"], message["message_id"]),
+            TIMEOUT,
+            description="the answer in the feedback store",
+        )
     finally:
         store.close()
-
-
-def wait_until(predicate: Any) -> Any:
-    deadline = time.monotonic() + TIMEOUT
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out waiting for the feedback store"
-        time.sleep(0.02)
-    return value
 
 
 def handled(state_dir: Path, update: JSON) -> None:
@@ -100,7 +97,11 @@ def handled(state_dir: Path, update: JSON) -> None:
     journal = sqlite3.connect(state_dir / "updates.sqlite3")
     query = "SELECT done FROM updates WHERE update_id = ?"
     try:
-        wait_until(lambda: journal.execute(query, (update["update_id"],)).fetchone() == (1,))
+        wait_until(
+            lambda: journal.execute(query, (update["update_id"],)).fetchone() == (1,),
+            TIMEOUT,
+            description=f"update {update['update_id']} handled",
+        )
     finally:
         journal.close()
 
@@ -316,7 +317,7 @@ def test_a_vote_on_an_answer_sent_before_votes_were_recorded(
 
 @pytest.mark.usefixtures("bot")
 def test_gaps_lists_disliked_and_declined_questions_most_frequent_first(
-    emu: BotApiEmulator, state_dir: Path, run_bot: RunBot, alice: JSON, bob: JSON
+    emu: BotApiEmulator, state_dir: Path, cli: CliRun, alice: JSON, bob: JSON
 ) -> None:
     env = {"BOT_STATE_DIR": str(state_dir)}
     started = int(time.time())
@@ -329,7 +330,7 @@ def test_gaps_lists_disliked_and_declined_questions_most_frequent_first(
     latest_wording = "which   FOOTBALL club won the league"
     answered(emu, state_dir, private, alice, latest_wording)
 
-    result = run_bot("gaps", "--json", env=env)
+    result = cli("gaps", "--json", env=env)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines[0] == {
@@ -349,7 +350,7 @@ def test_gaps_lists_disliked_and_declined_questions_most_frequent_first(
         assert asked.endswith("Z")
         assert started - 1 <= datetime.fromisoformat(asked).timestamp() <= time.time() + 1
 
-    table = run_bot("gaps", env=env)
+    table = cli("gaps", env=env)
     assert table.returncode == 0, table.stderr
     rows = table.stdout.splitlines()
     assert rows[1].split()[:2] == ["2", "declined"]
@@ -357,12 +358,12 @@ def test_gaps_lists_disliked_and_declined_questions_most_frequent_first(
     assert any(row.strip() == "cited: tax-report, sme-survey" for row in rows)
 
 
-def test_gaps_with_nothing_recorded(run_bot: RunBot, tmp_path: Path) -> None:
+def test_gaps_with_nothing_recorded(cli: CliRun, tmp_path: Path) -> None:
     env = {"BOT_STATE_DIR": str(tmp_path / "never-used")}
-    table = run_bot("gaps", env=env)
+    table = cli("gaps", env=env)
     assert table.returncode == 0, table.stderr
     assert table.stdout.strip() == messages.GAPS_EMPTY
-    as_json = run_bot("gaps", "--json", env=env)
+    as_json = cli("gaps", "--json", env=env)
     assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, "", "")
 
 

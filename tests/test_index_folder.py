@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS_DIR, RunBot
-
-SMALL_CORPUS = ("future-industry-leader-2025.md", "two-sessions-little-giants.md")
+from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR, SMALL_CORPUS
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], setting: str, path: Path) -> str:
@@ -44,60 +43,60 @@ def _user_files(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("args", [("index",), ("index", "--force"), ("ask", "Who?")])
 def test_a_folder_of_other_files_is_refused_and_kept(
-    run_bot: RunBot, tmp_path: Path, args: tuple[str, ...]
+    cli: CliRun, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     folder = tmp_path / "mine"
     files = _user_files(folder)
-    line = _one_line_error(run_bot(*args, index_dir=folder), "KNOWLEDGE_INDEX_DIR", folder)
+    line = _one_line_error(cli(*args, index_dir=folder), "KNOWLEDGE_INDEX_DIR", folder)
     assert "notes.txt" in line
     for name, data in files.items():
         assert (folder / name).read_bytes() == data
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "sub"]
 
 
-def test_the_state_folder_is_not_taken_for_the_index(run_bot: RunBot, tmp_path: Path) -> None:
+def test_the_state_folder_is_not_taken_for_the_index(cli: CliRun, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     (state / "updates.sqlite3").write_bytes(b"SQLite format 3\x00journal")
-    result = run_bot("index", index_dir=state, env={"BOT_STATE_DIR": str(state)})
+    result = cli("index", index_dir=state, env={"BOT_STATE_DIR": str(state)})
     _one_line_error(result, "KNOWLEDGE_INDEX_DIR", state)
     assert (state / "updates.sqlite3").read_bytes() == b"SQLite format 3\x00journal"
 
 
 def test_force_rebuilds_in_place_and_says_so(
-    run_bot: RunBot, tmp_path: Path, small_corpus: Path
+    cli: CliRun, tmp_path: Path, small_corpus: Path
 ) -> None:
     index_dir = tmp_path / "index"
     env = {"KNOWLEDGE_CORPUS_DIR": str(small_corpus)}
-    first = run_bot("index", env=env, index_dir=index_dir)
+    first = cli("index", env=env, index_dir=index_dir)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("Index built (no index yet): ")
-    again = run_bot("index", "--force", env=env, index_dir=index_dir)
+    again = cli("index", "--force", env=env, index_dir=index_dir)
     assert again.returncode == 0, again.stderr
     assert re.match(r"Index built \(forced\): \d+ passages from 2 documents at ", again.stdout)
-    assert run_bot("index", env=env, index_dir=index_dir).stdout.startswith("Index loaded: ")
+    assert cli("index", env=env, index_dir=index_dir).stdout.startswith("Index loaded: ")
 
     (index_dir / "notes.txt").write_text("mine", encoding="utf-8")
-    refused = run_bot("index", "--force", env=env, index_dir=index_dir)
+    refused = cli("index", "--force", env=env, index_dir=index_dir)
     _one_line_error(refused, "KNOWLEDGE_INDEX_DIR", index_dir)
     assert (index_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert (index_dir / "manifest.json").is_file()
 
 
-def test_an_unusable_index_folder_is_one_line(run_bot: RunBot, tmp_path: Path) -> None:
+def test_an_unusable_index_folder_is_one_line(cli: CliRun, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
     for index_dir in (blocker / "index", blocker):
         for args in (("index",), ("ask", "Who?")):
-            _one_line_error(run_bot(*args, index_dir=index_dir), "KNOWLEDGE_INDEX_DIR", index_dir)
+            _one_line_error(cli(*args, index_dir=index_dir), "KNOWLEDGE_INDEX_DIR", index_dir)
     assert blocker.read_text(encoding="utf-8") == "not a folder"
 
 
-def test_an_unusable_collection_folder_is_one_line(run_bot: RunBot, tmp_path: Path) -> None:
+def test_an_unusable_collection_folder_is_one_line(cli: CliRun, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
     note = tmp_path / "note.txt"
     note.write_text("The Quibble Institute studies hedgehog migration in Patagonia.\n", "utf-8")
     collection = blocker / "collection"
-    result = run_bot("add", str(note), env={"KNOWLEDGE_COLLECTION_DIR": str(collection)})
+    result = cli("add", str(note), env={"KNOWLEDGE_COLLECTION_DIR": str(collection)})
     _one_line_error(result, "KNOWLEDGE_COLLECTION_DIR", collection)

@@ -7,7 +7,6 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,27 +17,11 @@ from knowledge.embedding import BUNDLED_MODEL, Encoder
 from knowledge.lexical import LexicalIndex
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.store import BuildKey, build_key, load_index
-from tests.conftest import CORPUS_DIR
+from tests.support.data import CORPUS_DIR, SMALL_CORPUS, CountingEncoder
 
 # Two short documents keep each rebuild to a second or two.
-SMALL_CORPUS = ("future-industry-leader-2025.md", "two-sessions-little-giants.md")
 QUESTION = "Which product of Kofon Motion Group is used for peeling crayfish?"
 EXPECTED = "Kofon Motion Group produces machines for peeling crayfish"
-
-
-class CountingEncoder:
-    """The real encoder, counting the texts it embeds."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self.inner = encoder
-        self.texts: list[str] = []
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> Any:
-        self.texts += texts
-        return self.inner.encode(texts, batch_size)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 def _copy_corpus(target: Path, names: tuple[str, ...] = SMALL_CORPUS) -> Path:

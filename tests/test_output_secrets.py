@@ -3,8 +3,6 @@ reports, warnings, prints, the engine worker processes, and the command line's e
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
 import os
 import shutil
@@ -15,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import MASK, RedactingStream, configure_logging
-from bot.serving.workers import EngineWorkers
+from bot.logs import MASK, RedactingStream
 from knowledge import Engine, EngineConfig
-from tests.conftest import RunBot
-from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
+from knowledge.embedding import Encoder
 from tests.support.botrunner import REPO, BotProcess
+from tests.support.cli import CliRun
+from tests.support.data import CORPUS_DIR
 from tests.support.emulator import BotApiEmulator
+from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - the emulator's made-up token
 SECRETS = [TOKEN, TOKEN.partition(":")[2]]
@@ -142,10 +141,10 @@ def test_a_crash_of_run_prints_a_masked_traceback(tmp_path: Path) -> None:
     _assert_masked(result.stderr)
 
 
-def test_a_state_dir_error_naming_the_token_is_masked(run_bot: RunBot, tmp_path: Path) -> None:
+def test_a_state_dir_error_naming_the_token_is_masked(cli: CliRun, tmp_path: Path) -> None:
     blocker = tmp_path / TOKEN
     blocker.write_text("a file, not a directory", encoding="utf-8")
-    result = run_bot(
+    result = cli(
         "run",
         env={"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_STATE_DIR": str(blocker / "state")},
     )
@@ -154,41 +153,32 @@ def test_a_state_dir_error_naming_the_token_is_masked(run_bot: RunBot, tmp_path:
     _assert_masked(result.stderr)
 
 
-def _corrupt_index_under_the_token(engine: Engine, root: Path) -> Path:
-    """A copy of the index in a folder named like the token, with a manifest that does not
-    parse: the engine warns, naming the folder, and rebuilds."""
-    index = root / TOKEN / "index"
-    shutil.copytree(engine.config.index_dir, index)
+def _corrupt_index_under_the_token(encoder: Encoder, root: Path) -> tuple[Path, Path]:
+    """A one-document corpus (the one that answers TAX_QUESTION) and its index in a folder
+    named like the token, with a manifest that does not parse: the engine warns, naming
+    the folder, and rebuilds (one document: in a moment)."""
+    corpus, index = root / "corpus", root / TOKEN / "index"
+    corpus.mkdir()
+    shutil.copy(CORPUS_DIR / "china-picks-3000-small-giants.md", corpus)
+    Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
-    return index
-
-
-async def test_engine_workers_mask_what_they_print(
-    engine: Engine, tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """A worker warns that the index at a path holding the token is corrupt, and rebuilds
-    it: the parent's initializer masks the worker's output as the parent's."""
-    workers = EngineWorkers(
-        EngineConfig(index_dir=_corrupt_index_under_the_token(engine, tmp_path)),
-        1,
-        initializer=functools.partial(configure_logging, "INFO", SECRETS),
-    )
-    try:
-        await asyncio.wait_for(workers.start(), timeout=180)
-    finally:
-        await workers.close()
-    output = capfd.readouterr()
-    assert "not used" in output.err, output.err  # the worker's warning is there
-    _assert_masked(output.out + output.err)
+    return corpus, index
 
 
 def test_run_with_an_engine_worker_masks_the_worker_output_too(
-    engine: Engine, tmp_path: Path
+    encoder: Encoder, tmp_path: Path
 ) -> None:
+    """A worker warns that the index at a path holding the token is corrupt, and rebuilds
+    it: the initializer `run` gives its workers masks the worker's output as the bot's."""
     with BotApiEmulator(token=TOKEN) as emu:
-        index = _corrupt_index_under_the_token(engine, tmp_path)
+        corpus, index = _corrupt_index_under_the_token(encoder, tmp_path)
         bot = BotProcess(
-            emu, tmp_path / "state", index, tmp_path / "bot.log", BOT_ENGINE_WORKERS="1"
+            emu,
+            tmp_path / "state",
+            index,
+            tmp_path / "bot.log",
+            BOT_ENGINE_WORKERS="1",
+            KNOWLEDGE_CORPUS_DIR=str(corpus),
         )
         try:
             bot.started(timeout=180)

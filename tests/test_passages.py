@@ -11,7 +11,7 @@ from knowledge.corpus import load_corpus
 from knowledge.models import Passage
 from knowledge.passages import MAX_PASSAGE_WORDS, split_document
 from knowledge.text import sentence_spans, word_count
-from tests.conftest import CORPUS_DIR
+from tests.support.data import CORPUS_DIR
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 

@@ -11,7 +11,7 @@ from knowledge.language import foreign_script
 from knowledge.spelling import SpellingCorrector
 from knowledge.subject import collection_subject
 from knowledge.text import question_core
-from tests.conftest import CORPUS_DIR
+from tests.support.data import CORPUS_DIR
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pytest
 
 from bot import messages
 from knowledge import Engine
-from tests.reliability_helpers import (
+from tests.support.emulator import BadRequest, BotApiEmulator, Delay, Drop, RetryAfter, ServerError
+from tests.support.reliability import (
     QUESTIONS,
     TAX_ANSWER,
     TAX_QUESTION,
@@ -24,7 +25,6 @@ from tests.reliability_helpers import (
     settle,
     texts,
 )
-from tests.support.emulator import BadRequest, BotApiEmulator, Delay, Drop, RetryAfter, ServerError
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,14 @@ import pytest
 from bot import messages
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import (
+from tests.support.data import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
+from tests.support.emulator import BotApiEmulator
+from tests.support.reliability import (
     JSON,
     QUESTIONS,
     TAX_ANSWER,
     TAX_QUESTION,
+    GatedReload,
     Harness,
     assert_valid_html,
     copy_corpus_and_index,
@@ -28,26 +31,6 @@ from tests.reliability_helpers import (
     serving,
     texts,
 )
-from tests.support.emulator import BotApiEmulator
-
-NEW_DOCUMENT = """---
-title: "Little Giants fill the first Hefei robotics expo"
-publisher: "Reliability Test Wire"
-published: 2025-03-01
-url: https://example.com/hefei-expo
-language: en
----
-
-More than 400 Little Giants exhibited at the first Specialised Robotics Expo in Hefei in March 2025.
-
-The expo's official mascot is a copper-coloured panda robot named Xiaoju, designed by a Little Giant
-from Wuhu.
-
-Organisers said the four-day event drew 62,000 visitors and produced 3.1 billion yuan in signed
-orders.
-"""
-NEW_QUESTION = "What is the name of the expo mascot?"
-NEW_ANSWER = "panda robot named Xiaoju"
 
 
 @dataclass
@@ -56,6 +39,7 @@ class Private(Harness):
     member: JSON  # in BOT_ALLOWED_USER_IDS
     admin: JSON  # in BOT_ADMIN_USER_IDS only
     stranger: JSON  # in neither
+    backend: GatedReload
 
     def chat_of(self, user: JSON) -> JSON:
         return self.emu.private_chat(user)
@@ -68,7 +52,9 @@ def private(
     """A private bot over a copy of the corpus (its index copied too, so it loads at once)."""
     root = tmp_path_factory.mktemp("access")
     corpus, index = copy_corpus_and_index(engine, encoder, root)
-    own = Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
+    own = GatedReload(
+        Engine.load(EngineConfig(corpus_dir=corpus, index_dir=index), encoder=encoder)
+    )
     with BotApiEmulator() as emu:
         member, admin, stranger = (emu.new_user(n) for n in ("Member", "Admin", "Stranger"))
         with serving(
@@ -80,7 +66,7 @@ def private(
             knowledge_corpus_dir=corpus,
             knowledge_index_dir=index,
         ) as bot:
-            yield Private(emu, bot, own, corpus, member, admin, stranger)
+            yield Private(emu, bot, own.engine, corpus, member, admin, stranger, own)
             assert_valid_html(emu)
 
 
@@ -170,10 +156,14 @@ def test_reindex_keeps_answering_and_then_knows_the_new_document(private: Privat
     assert [r["text"] for r in replies_to(emu, refused)] == [messages.ADMIN_ONLY]
 
     (private.corpus_dir / "hefei-robotics-expo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
-    command = emu.send_message(admin_chat, private.admin, "/reindex")
-    emu.wait_for(lambda: messages.REINDEX_STARTED in texts(emu, admin_chat["id"]), timeout=30)
-    during = emu.send_message(member_chat, private.member, TAX_QUESTION)
-    emu.wait_for(lambda: TAX_ANSWER in " ".join(texts(emu, member_chat["id"])), timeout=60)
+    private.backend.gate.clear()  # the rebuild (0.2 s) waits until the answer is out
+    try:
+        command = emu.send_message(admin_chat, private.admin, "/reindex")
+        emu.wait_for(lambda: messages.REINDEX_STARTED in texts(emu, admin_chat["id"]), timeout=30)
+        during = emu.send_message(member_chat, private.member, TAX_QUESTION)
+        emu.wait_for(lambda: TAX_ANSWER in " ".join(texts(emu, member_chat["id"])), timeout=60)
+    finally:
+        private.backend.gate.set()
     private.settle(command, during, timeout=180)
 
     admin_calls = [c for c in emu.calls("sendMessage") if c.params["chat_id"] == admin_chat["id"]]

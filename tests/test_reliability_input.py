@@ -11,7 +11,8 @@ import pytest
 
 from bot import messages
 from knowledge import Engine
-from tests.reliability_helpers import (
+from tests.support.emulator import MEDIA_KINDS, BotApiEmulator
+from tests.support.reliability import (
     JSON,
     TAX_QUESTION,
     Harness,
@@ -23,7 +24,6 @@ from tests.reliability_helpers import (
     serving,
     texts,
 )
-from tests.support.emulator import MEDIA_KINDS, BotApiEmulator
 
 BOT = "@LittleGiantsBot"
 _LONG = ("How do Little Giants get tax breaks & <subsidies>? " * 100)[:4096]

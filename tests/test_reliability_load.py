@@ -9,7 +9,8 @@ import pytest
 
 from bot import messages
 from knowledge import Engine
-from tests.reliability_helpers import (
+from tests.support.emulator import BotApiEmulator
+from tests.support.reliability import (
     QUESTIONS,
     TAX_QUESTION,
     Harness,
@@ -23,7 +24,6 @@ from tests.reliability_helpers import (
     serving,
     texts,
 )
-from tests.support.emulator import BotApiEmulator
 
 PER_SECOND = 10
 USER_LIMIT = 5

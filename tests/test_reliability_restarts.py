@@ -1,6 +1,7 @@
-"""End to end with `python -m bot run` as a process: SIGKILL with answers in flight loses
-nothing (the update journal), SIGTERM finishes the answers in flight and exits 0, and a
-restart never answers again what was answered. The token never reaches the log."""
+"""End to end with `python -m bot run` as a process, three runs in turn on one state
+directory: SIGKILL with answers in flight loses nothing (the update journal), SIGTERM finishes
+the answers in flight and exits 0, and a restart never answers again what was answered. The
+token never reaches the log."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pytest
 
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.reliability_helpers import JSON, QUESTIONS, expected_messages, texts
 from tests.support.botrunner import bot_process, stop_process
 from tests.support.emulator import BotApiEmulator, Delay
+from tests.support.reliability import JSON, QUESTIONS, expected_messages, texts
 
 SLOW_SEND = 3.0  # seconds each of the first sendMessage calls takes
 START_TIMEOUT = 90  # model and index load, on a loaded machine
@@ -45,7 +46,10 @@ class Bot:
     def __init__(self, emu: BotApiEmulator, state: Path, index: Path, log: Path) -> None:
         self.emu = emu
         ready = len(emu.calls("setMyCommands"))
-        self.process = bot_process(emu, state, index, log)
+        # The engine in a thread: what is tested is the update journal and the sends in
+        # flight; SIGTERM with worker processes is test_output_secrets.py's and
+        # test_reliability_startup.py's.
+        self.process = bot_process(emu, state, index, log, BOT_ENGINE_WORKERS="0")
         # setMyCommands comes after getMe and the model and index load, just before polling.
         emu.wait_for(
             lambda: self.process.poll() is not None or len(emu.calls("setMyCommands")) > ready,
@@ -78,10 +82,10 @@ def _sends_started(emu: BotApiEmulator, injected: int) -> int:
     return injected - remaining
 
 
-def _ask(emu: BotApiEmulator, count: int) -> tuple[list[JSON], list[JSON]]:
+def _ask(emu: BotApiEmulator, count: int, first: int = 0) -> tuple[list[JSON], list[JSON]]:
     chats, updates = [], []
     for n in range(count):
-        user = emu.new_user(f"Asker{n}")
+        user = emu.new_user(f"Asker{first + n}")
         chat = emu.private_chat(user)
         chats.append(chat)
         updates.append(emu.send_message(chat, user, QUESTIONS[n % len(QUESTIONS)]))
@@ -102,15 +106,39 @@ def _assert_token_not_logged(emu: BotApiEmulator, log: Path) -> None:
     assert emu.token not in text and emu.token.split(":", 1)[1] not in text
 
 
-def test_sigkill_with_answers_in_flight_loses_none(
+def test_sigkill_loses_nothing_sigterm_finishes_in_flight_and_restarts_repeat_nothing(
     emu: BotApiEmulator,
     index_dir: Path,
     tmp_path: Path,
     engine: Engine,
     processes: list[Bot],
 ) -> None:
+    """Three runs on one state directory: the first is killed with answers in flight, and the
+    second delivers them all; the second is stopped by SIGTERM with answers in flight, which
+    it finishes before it exits 0; the third answers a new question, and none of the others
+    again."""
     state, log = tmp_path / "state", tmp_path / "bot.log"
     processes.append(first := Bot(emu, state, index_dir, log))
+    killed = _sigkill_with_answers_in_flight(emu, engine, first)
+    processes.append(second := Bot(emu, state, index_dir, log))
+    _wait_for_answers(emu, killed[0], killed[1])
+    chats, expected = _sigterm_finishes_answers_in_flight(emu, engine, second, log)
+
+    processes.append(third := Bot(emu, state, index_dir, log))
+    late_user = emu.new_user("Late")
+    late_chat = emu.private_chat(late_user)
+    emu.send_message(late_chat, late_user, QUESTIONS[0])
+    emu.wait_for(lambda: emu.delivered(late_chat["id"]) >= 1, timeout=60)
+    assert stop_process(third.process, signal.SIGTERM, timeout=60) == 0
+
+    assert [emu.delivered(chat["id"]) for chat in chats] == expected  # nothing answered again
+    _assert_none_lost(emu, *killed)  # and the killed run's at most twice if under way
+    _assert_token_not_logged(emu, log)
+
+
+def _sigkill_with_answers_in_flight(
+    emu: BotApiEmulator, engine: Engine, first: Bot
+) -> tuple[list[JSON], list[int], float, int]:
     count = 8
     emu.inject("sendMessage", Delay(SLOW_SEND, process=False), times=count)
     chats, updates = _ask(emu, count)
@@ -119,61 +147,54 @@ def test_sigkill_with_answers_in_flight_loses_none(
 
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(30)
-    killed_at = time.monotonic()
-    started_before_kill = _sends_started(emu, count)
+    return chats, expected, time.monotonic(), _sends_started(emu, count)
 
-    processes.append(second := Bot(emu, state, index_dir, log))
+
+def _wait_for_answers(emu: BotApiEmulator, chats: list[JSON], expected: list[int]) -> None:
     emu.wait_for(
         lambda: all(emu.delivered(c["id"]) >= e for c, e in zip(chats, expected, strict=True)),
         timeout=90,
-        description="an answer in each of the 8 chats",
+        description=f"an answer in each of the {len(chats)} chats",
     )
-    assert stop_process(second.process, signal.SIGTERM, timeout=60) == 0
 
+
+def _assert_none_lost(
+    emu: BotApiEmulator,
+    chats: list[JSON],
+    expected: list[int],
+    killed_at: float,
+    started_before_kill: int,
+) -> None:
+    """Every answer of the killed run arrived; only sends under way at the kill (which the
+    restart cannot know were delivered) may have arrived twice."""
     delivered = [emu.delivered(chat["id"]) for chat in chats]
     duplicates = sum(d - e for d, e in zip(delivered, expected, strict=True))
     arrived = sum(call.time < killed_at for call in emu.calls("sendMessage"))
     print(
-        f"\nSIGKILL: {started_before_kill} of {count} sends under way at the kill "
+        f"\nSIGKILL: {started_before_kill} of {len(chats)} sends under way at the kill "
         f"({arrived} recorded as arrived); {duplicates} duplicate answer(s) after the restart"
     )
     assert all(d >= e for d, e in zip(delivered, expected, strict=True)), delivered  # none lost
     assert duplicates <= started_before_kill
     for chat in chats:
         assert all(text.startswith("❓") for text in texts(emu, chat["id"]))
-    _assert_token_not_logged(emu, log)
 
 
-def test_sigterm_finishes_answers_in_flight_and_restart_repeats_nothing(
-    emu: BotApiEmulator,
-    index_dir: Path,
-    tmp_path: Path,
-    engine: Engine,
-    processes: list[Bot],
-) -> None:
-    state, log = tmp_path / "state", tmp_path / "bot.log"
-    processes.append(first := Bot(emu, state, index_dir, log))
+def _sigterm_finishes_answers_in_flight(
+    emu: BotApiEmulator, engine: Engine, bot: Bot, log: Path
+) -> tuple[list[JSON], list[int]]:
     count = 5
     emu.inject("sendMessage", Delay(SLOW_SEND, process=False), times=count)
-    chats, updates = _ask(emu, count)
+    chats, updates = _ask(emu, count, first=100)
     expected = [expected_messages(engine, QUESTIONS[n]) for n in range(count)]
     _in_flight(emu, updates, count)
 
     signalled = time.monotonic()
     try:
-        code = stop_process(first.process, signal.SIGTERM, timeout=30)
+        code = stop_process(bot.process, signal.SIGTERM, timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail("the bot did not exit within 30 s of SIGTERM")
     print(f"\nSIGTERM: exited {code} after {time.monotonic() - signalled:.1f} s")
     assert code == 0, log.read_text(errors="replace")[-3000:]
     assert [emu.delivered(chat["id"]) for chat in chats] == expected
-
-    processes.append(second := Bot(emu, state, index_dir, log))
-    late_user = emu.new_user("Late")
-    late_chat = emu.private_chat(late_user)
-    emu.send_message(late_chat, late_user, QUESTIONS[0])
-    emu.wait_for(lambda: emu.delivered(late_chat["id"]) >= 1, timeout=60)
-    assert stop_process(second.process, signal.SIGTERM, timeout=60) == 0
-
-    assert [emu.delivered(chat["id"]) for chat in chats] == expected  # nothing answered again
-    _assert_token_not_logged(emu, log)
+    return chats, expected

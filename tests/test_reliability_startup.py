@@ -19,9 +19,10 @@ import pytest
 from bot.serving.backends import EngineThread
 from bot.surface.app import build_application, serve
 from knowledge import Engine
-from tests.reliability_helpers import TAX_ANSWER, TAX_QUESTION, texts
 from tests.support.botrunner import BotProcess, assert_token_hidden, bot_settings
 from tests.support.emulator import BotApiEmulator, free_port
+from tests.support.processes import alive, children_of, loading_torch
+from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 
 ATTEMPT = "start-up: Telegram did not answer"
 STOP_TIMEOUT = 20  # seconds from SIGTERM to exit, on a loaded machine (it was 26-35 s)
@@ -55,48 +56,6 @@ def _assert_one_line_per_attempt(bot: BotProcess) -> None:
     assert not bot.lines("retry 1 in"), bot.output()  # no inner retries, each with a line
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found |= {int(child) for child in (task / "children").read_text().split()}
-        except OSError:
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _loading_torch(pid: int) -> bool:
-    try:
-        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
-
-
-def test_telegram_not_there_at_start_is_waited_for(
-    index_dir: Path, tmp_path: Path, processes: list[BotProcess]
-) -> None:
-    emu = BotApiEmulator(port=free_port())  # not started: connections are refused
-    bot = BotProcess(
-        emu, tmp_path / "state", index_dir, tmp_path / "bot.log", BOT_ENGINE_WORKERS="0"
-    )
-    processes.append(bot)
-    bot.wait_for_lines(ATTEMPT, 2)
-    with emu:
-        bot.started()
-        _ask(emu, "Early")
-        assert bot.stop() == 0
-    _assert_one_line_per_attempt(bot)
-    _assert_clean(emu, bot)
-
-
 def test_sigterm_while_telegram_is_unreachable_exits_at_once(
     index_dir: Path, tmp_path: Path, processes: list[BotProcess]
 ) -> None:
@@ -123,18 +82,23 @@ def test_sigterm_while_the_engine_loads_exits_at_once(
         tmp_path / "state",
         tmp_path / "fresh-index",
         tmp_path / "bot.log",
+        fresh_interpreter=True,  # torch loaded is the sign that the engine loads
         BOT_ENGINE_WORKERS=workers,
     )
     processes.append(bot)
     if workers == "0":
-        loading = emu.wait_for(lambda: _loading_torch(bot.pid), timeout=60, interval=0.05)
+        loading = emu.wait_for(lambda: loading_torch(bot.pid), timeout=60, interval=0.05)
         children: set[int] = set()
     else:
-        children = emu.wait_for(lambda: _children(bot.pid), timeout=60, interval=0.05)
-        loading = emu.wait_for(lambda: any(map(_loading_torch, children)), timeout=60)
+        # Children are read again each time: the first one may be multiprocessing's
+        # resource tracker, with the worker still to come.
+        loading = emu.wait_for(
+            lambda: any(map(loading_torch, children_of(bot.pid))), timeout=60, interval=0.05
+        )
+        children = children_of(bot.pid)
     assert loading and not bot.lines(ATTEMPT), bot.output()  # not connecting yet
     assert bot.stop(timeout=STOP_TIMEOUT) == 0, bot.output()[-3000:]
-    emu.wait_for(lambda: not any(map(_alive, children)), timeout=10, description="no worker")
+    emu.wait_for(lambda: not any(map(alive, children)), timeout=10, description="no worker")
     _assert_clean(emu, bot)
 
 
@@ -148,9 +112,9 @@ def test_sigterm_while_a_second_worker_loads_exits_at_once(
     )
     processes.append(bot)
     bot.wait_for_lines(ATTEMPT, 1)
-    children = _children(bot.pid)
+    children = children_of(bot.pid)
     assert bot.stop(timeout=STOP_TIMEOUT) == 0, bot.output()[-3000:]
-    emu.wait_for(lambda: not any(map(_alive, children)), timeout=10, description="no worker")
+    emu.wait_for(lambda: not any(map(alive, children)), timeout=10, description="no worker")
     _assert_clean(emu, bot)
     assert "never retrieved" not in bot.output()
 
@@ -178,14 +142,21 @@ def test_a_refused_token_stops_start_up_in_one_line(
     _assert_clean(emu, bot)
 
 
-def test_one_instance_per_state_directory(
+def test_telegram_not_there_at_start_is_waited_for_and_one_instance_per_state_directory(
     index_dir: Path, tmp_path: Path, processes: list[BotProcess]
 ) -> None:
+    """The first bot starts before Telegram is there: it tries again, a line an attempt,
+    until it is. A second `run` on its state directory is refused in one line and the first
+    serves on; once the first is killed, a third takes the directory over."""
     state = tmp_path / "state"
-    with BotApiEmulator() as emu:
-        first = BotProcess(emu, state, index_dir, tmp_path / "first.log", BOT_ENGINE_WORKERS="0")
-        processes.append(first)
+    emu = BotApiEmulator(port=free_port())  # not started: connections are refused
+    first = BotProcess(emu, state, index_dir, tmp_path / "first.log", BOT_ENGINE_WORKERS="0")
+    processes.append(first)
+    first.wait_for_lines(ATTEMPT, 2)
+    with emu:
         first.started()
+        _ask(emu, "Early")
+        _assert_one_line_per_attempt(first)
         getme = len(emu.calls("getMe"))
 
         second = BotProcess(emu, state, index_dir, tmp_path / "second.log", BOT_ENGINE_WORKERS="0")

@@ -21,10 +21,10 @@ from bot.surface.app import build_application, serve
 from bot.surface.services import Services, application_services
 from knowledge import Engine
 
+from .data import REPO
 from .emulator import BotApiEmulator
 from .telegram_html import check_message
-
-REPO = Path(__file__).resolve().parents[2]
+from .zygote import ForkedProcess, Zygote
 
 
 @dataclass
@@ -100,9 +100,18 @@ def running_bot(
 
 
 def bot_process(
-    emu: BotApiEmulator, state_dir: Path, index_dir: Path, log_path: Path, **env: str
-) -> subprocess.Popen[bytes]:
-    """`python -m bot run` as a separate process, its log in `log_path`."""
+    emu: BotApiEmulator,
+    state_dir: Path,
+    index_dir: Path,
+    log_path: Path,
+    *,
+    fresh_interpreter: bool = False,
+    **env: str,
+) -> ForkedProcess | subprocess.Popen[bytes]:
+    """`python -m bot run` as a separate process, its log in `log_path`: forked by the
+    zygote (tests/support/zygote.py), which has the libraries imported already; or, with
+    `fresh_interpreter`, a new interpreter that imports them itself (for a test of what
+    happens while it does)."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(state_dir),
@@ -115,12 +124,16 @@ def bot_process(
         **env,
     }
     with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=REPO,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        if fresh_interpreter:
+            return subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=REPO,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return Zygote.shared().start(
+            ["run"], env=environment, cwd=REPO, stdout=log.fileno(), stderr=log.fileno()
         )
 
 
@@ -129,12 +142,21 @@ class BotProcess:
     `started` waits for it to poll. Killed by `kill` if still running."""
 
     def __init__(
-        self, emu: BotApiEmulator, state_dir: Path, index_dir: Path, log: Path, **env: str
+        self,
+        emu: BotApiEmulator,
+        state_dir: Path,
+        index_dir: Path,
+        log: Path,
+        *,
+        fresh_interpreter: bool = False,
+        **env: str,
     ) -> None:
         self.emu = emu
         self.log = log
         self._menus = len(emu.calls("setMyCommands"))
-        self.process = bot_process(emu, state_dir, index_dir, log, **env)
+        self.process = bot_process(
+            emu, state_dir, index_dir, log, fresh_interpreter=fresh_interpreter, **env
+        )
 
     @property
     def pid(self) -> int:
@@ -190,7 +212,9 @@ def assert_token_hidden(emu: BotApiEmulator, output: str) -> None:
 
 
 def stop_process(
-    process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, timeout: float = 60
+    process: ForkedProcess | subprocess.Popen[bytes],
+    signum: int = signal.SIGTERM,
+    timeout: float = 60,
 ) -> int:
     process.send_signal(signum)
     return process.wait(timeout)

@@ -1194,6 +1194,17 @@ class BotApiEmulator:
     # -- inspection
 
     @property
+    def long_polls_begun(self) -> int:
+        """How many getUpdates requests have reached the server so far."""
+        return self._poll_generation
+
+    @property
+    def last_update_id(self) -> int:
+        """The id the latest update queued was given."""
+        with self._lock:
+            return self._world.next_update_id
+
+    @property
     def confirmed_offset(self) -> int:
         """The highest ``offset`` the bot has passed to getUpdates."""
         with self._lock:

@@ -1,15 +1,16 @@
-"""Helpers shared by the end-to-end reliability tests (tests/test_reliability*.py)."""
+"""Helpers shared by the end-to-end reliability tests (tests/test_reliability*.py and others)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,8 +19,12 @@ from bot.render.telegram import answer_messages
 from bot.serving.backends import AnswerBackend, EngineThread
 from knowledge import Answer, Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.support.botrunner import RunningBot, assert_valid_html_everywhere, running_bot
-from tests.support.emulator import BotApiEmulator, Call
+
+from .botrunner import RunningBot, assert_valid_html_everywhere, running_bot
+from .emulator import BotApiEmulator, Call
+
+if TYPE_CHECKING:
+    from bot.serving.workers import Reloaded
 
 JSON = dict[str, Any]
 
@@ -56,6 +61,21 @@ class RecordingEngineThread(EngineThread):
     async def answer_many(self, questions: list[str]) -> list[Answer]:
         self.questions.extend(questions)
         return await super().answer_many(questions)
+
+
+class GatedReload(EngineThread):
+    """The engine in a thread, whose reloads (/reindex) wait while `gate` is closed: a test
+    can hold a rebuild open until it has seen what must happen meanwhile."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    async def reload(self) -> Reloaded:
+        if not await asyncio.to_thread(self.gate.wait, 120):
+            raise TimeoutError("the reload gate stayed closed")
+        return await super().reload()
 
 
 @contextmanager
@@ -101,6 +121,20 @@ def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float 
         return not pending
 
     emu.wait_for(handled, timeout, interval=0.05, description=f"updates up to {last} handled")
+
+
+def settle_all(emu: BotApiEmulator, bot: RunningBot, timeout: float = 30) -> None:
+    """Wait until every update queued so far was fetched, confirmed and handled to the end:
+    after that, nothing the bot does for them can still arrive."""
+    last = emu.last_update_id
+
+    def handled() -> bool:
+        if emu.confirmed_offset <= last:
+            return False
+        pending = asyncio.run_coroutine_threadsafe(_unfinished(bot), bot.loop).result(10)
+        return not pending
+
+    emu.wait_for(handled, timeout, interval=0.02, description=f"updates up to {last} handled")
 
 
 def sends(emu: BotApiEmulator, chat_id: int) -> list[Call]:
