@@ -17,6 +17,8 @@ from knowledge.text import terms
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _MIN_LENGTH = 4
+# Longer "words" are never slips of a real one, and their edits cost seconds to list.
+_MAX_LENGTH = 30
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -58,7 +60,9 @@ class SpellingCorrector:
 
     def _fixed(self, word: str, first: bool) -> str:
         lower = word.lower()
-        if len(word) < _MIN_LENGTH or lower in self._known or not word.isascii():
+        if not _MIN_LENGTH <= len(word) <= _MAX_LENGTH or not word.isascii():
+            return word
+        if lower in self._known:
             return word
         if word[0].isupper() and not first:  # a name the collection does not know
             return word

@@ -23,6 +23,7 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-"
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-cache-")
 
 from knowledge import Engine, EngineConfig
+from knowledge.config import default_crosslingual_dir
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
 from tests.support.data import CORPUS_DIR, REPO
@@ -117,6 +118,8 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),
+            # the session's multilingual vectors, made once (the cache of the test process)
+            "KNOWLEDGE_CROSSLINGUAL_DIR": str(default_crosslingual_dir()),
             "BOT_STATE_DIR": str(cwd / "state"),
         }
         clean.update(env or {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import Document
+from knowledge import Document, spelling
 from knowledge.corpus import load_corpus
 from knowledge.language import foreign_script
 from knowledge.spelling import SpellingCorrector
@@ -87,3 +87,14 @@ def test_the_subject_comes_from_what_the_titles_share(documents: list[Document])
 )
 def test_the_script_tells_the_language(question: str, language: str | None) -> None:
     assert foreign_script(question) == language
+
+
+def test_a_huge_word_is_left_alone_without_listing_its_edits(
+    speller: SpellingCorrector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def listing(word: str) -> set[str]:  # seconds for a word of thousands of letters
+        raise AssertionError(f"edits listed for a word of {len(word)} letters")
+
+    monkeypatch.setattr(spelling, "_one_edit", listing)
+    word = "patnetz" * 2_000
+    assert speller.correct(f"little giants {word}") == f"little giants {word}"

@@ -24,6 +24,7 @@ import bot.manage
 import knowledge.engine
 from bot.cli import main
 from bot.settings import Settings
+from knowledge.config import default_crosslingual_dir
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]  # `python -m bot ARGS` as a process
@@ -115,5 +116,7 @@ def clean_environment(home: Path, cwd: Path, index_dir: Path | None) -> dict[str
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),
+        # the session's multilingual vectors, made once (the cache of the test process)
+        "KNOWLEDGE_CROSSLINGUAL_DIR": str(default_crosslingual_dir()),
         "BOT_STATE_DIR": str(cwd / "state"),
     }
