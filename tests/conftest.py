@@ -19,8 +19,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Documents a test adds without naming a collection folder stay out of the real home.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-data-")
-# ... and caches (the multilingual sentence vectors) out of the real one.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="little-giants-test-cache-")
+# ... and caches (the multilingual sentence vectors) out of the real one: one folder for the
+# run, shared by pytest-xdist's workers, so the vectors are made once (see `engine`).
+os.environ["XDG_CACHE_HOME"] = (
+    os.path.join(tempfile.gettempdir(), "little-giants-" + os.environ["PYTEST_XDIST_TESTRUNUID"])
+    if "PYTEST_XDIST_TESTRUNUID" in os.environ
+    else tempfile.mkdtemp(prefix="little-giants-test-cache-")
+)
 
 from knowledge import Engine, EngineConfig
 from knowledge.config import default_crosslingual_dir
@@ -79,14 +84,17 @@ def encoder() -> Encoder:
 def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """An engine over the real corpus, its index in a session temporary directory. Under
     pytest-xdist the workers share that directory (the run's, above each worker's own): the
-    first builds the index, the others load it. No test writes to it."""
+    first builds the index and the multilingual vectors, the others load them. No test
+    writes to them."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
     with (root / "engine-index.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         config = EngineConfig(corpus_dir=CORPUS_DIR, index_dir=root / "engine-index")
-        return Engine.load(config, encoder=encoder)
+        engine = Engine.load(config, encoder=encoder)
+        engine.prepare_other_languages()
+        return engine
 
 
 @pytest.fixture(scope="session")
