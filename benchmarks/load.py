@@ -399,6 +399,7 @@ def running_bot(
         root / "state",
         index_dir,
         log_path,
+        fresh_interpreter=True,  # the bot as it runs, not forked from the tests' zygote
         BOT_MESSAGES_PER_SECOND=f"{messages_per_second:g}",
         BOT_USER_QUESTIONS_PER_MINUTE="1000",
         BOT_CHAT_QUESTIONS_PER_MINUTE="10000",
