@@ -28,7 +28,6 @@ os.environ["XDG_CACHE_HOME"] = (
 )
 
 from knowledge import Engine, EngineConfig
-from knowledge.config import default_crosslingual_dir
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
 from tests.support.data import CORPUS_DIR, REPO
@@ -119,16 +118,7 @@ def run_bot(tmp_path_factory: pytest.TempPathFactory) -> RunBot:
         clean = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(REPO),  # this checkout's code, whichever one the venv installed
-            "TELEGRAM_BOT_TOKEN": "",
-            "HOME": str(home),
-            "XDG_CACHE_HOME": str(home / "cache"),
-            "XDG_DATA_HOME": str(cwd / "data"),  # so each run starts with no added documents
-            "HF_HUB_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-            "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),
-            # the session's multilingual vectors, made once (the cache of the test process)
-            "KNOWLEDGE_CROSSLINGUAL_DIR": str(default_crosslingual_dir()),
-            "BOT_STATE_DIR": str(cwd / "state"),
+            **clean_environment(home, cwd, index_dir),
         }
         clean.update(env or {})
         return subprocess.run(

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest
-from telegram.request import BaseRequest, RequestData
 
 from bot.sending.delivery import Delivery
 from bot.sending.http_client import ConnectTimedOut, NeverSent, SentUnconfirmed
+from tests.support.requests import FakeRequest
 
 Reply = tuple[int, dict[str, Any]] | Exception
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="more:1")]])
@@ -26,7 +26,7 @@ def refused(status: int, description: str, **parameters: Any) -> Reply:
     return status, body
 
 
-class ScriptedRequest(BaseRequest):
+class ScriptedRequest(FakeRequest):
     """Telegram at the request seam: each call takes the next scripted reply (an HTTP status
     and body, or an exception to raise); once they run out, every message is sent."""
 
@@ -34,27 +34,7 @@ class ScriptedRequest(BaseRequest):
         self.replies = list(replies)
         self.calls: list[dict[str, Any]] = []
 
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def do_request(  # noqa: PLR0917 - python-telegram-bot's signature
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        params = dict(request_data.parameters) if request_data else {}
+    async def reply(self, endpoint: str, params: dict[str, Any]) -> tuple[int, bytes]:
         self.calls.append(params)
         reply = self.replies.pop(0) if self.replies else (200, _sent(params))
         if isinstance(reply, Exception):

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from telegram import Bot
 from telegram.ext import ExtBot
-from telegram.request import BaseRequest, RequestData
 
 from bot.sending.ratelimit import GROUP_LIMIT, SendLimiter
+from tests.support.requests import FakeRequest
 
 _due: contextvars.ContextVar[float] = contextvars.ContextVar("due")
 
@@ -99,38 +99,17 @@ async def test_calls_that_post_no_message_are_not_held(timeline: Timeline, endpo
     assert later == [30.0]  # nor do they take a turn from the messages
 
 
-class TimedRequest(BaseRequest):
+class TimedRequest(FakeRequest):
     """Answers every call with `true` (a message where one is due), noting when it went."""
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.went: list[tuple[str, float]] = []
 
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def do_request(  # noqa: PLR0917 - python-telegram-bot's signature
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        endpoint = url.rsplit("/", 1)[-1]
+    async def reply(self, endpoint: str, params: dict[str, Any]) -> tuple[int, bytes]:
         self.went.append((endpoint, self.timeline.due()))
         result: Any = True
         if endpoint == "sendMessage":
-            params = request_data.parameters if request_data else {}
             chat = {"id": params["chat_id"], "type": "group"}
             result = {"message_id": 1, "date": 0, "chat": chat, "text": params["text"]}
         return 200, json.dumps({"ok": True, "result": result}).encode()
