@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.safefiles import write_atomic
 from knowledge.store import PassageIndex
 
 log = logging.getLogger(__name__)
@@ -106,28 +107,31 @@ class CrossLingual:
     def prepare(self) -> None:
         """Embed (or load from the cache) every sentence now, whatever their number."""
         with self._lock:
-            if self._groups is None:
-                self._groups = _document_sentences(self._index, self._sentence_text)
-        self._load_all()
+            groups = self._sentence_groups()
+        self._load_all(groups)
 
     def _ready(self) -> _Space | None:
         with self._lock:
             if self._space is not None:
                 return self._space
-            if self._groups is None:
-                self._groups = _document_sentences(self._index, self._sentence_text)
-            missing = sum(len(texts) for key, texts in self._groups if not self._cached(key))
+            groups = self._sentence_groups()
+            missing = sum(len(texts) for key, texts in groups if not self._cached(key))
             if missing > SYNC_LIMIT:
                 if self._background is None:
                     self._background = threading.Thread(
-                        target=self._load_all, name="crosslingual", daemon=True
+                        target=self._load_all, args=(groups,), name="crosslingual", daemon=True
                     )
                     self._background.start()
                 return None
-        return self._load_all()
+        return self._load_all(groups)
 
-    def _load_all(self) -> _Space:
-        groups = self._groups or []
+    def _sentence_groups(self) -> list[tuple[str, list[str]]]:
+        """The index's sentences by document, with their cache keys (call with the lock)."""
+        if self._groups is None:
+            self._groups = _document_sentences(self._index, self._sentence_text)
+        return self._groups
+
+    def _load_all(self, groups: list[tuple[str, list[str]]]) -> _Space:
         parts = [self._load(key, texts) for key, texts in groups]
         vectors = np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
         short = np.asarray(
@@ -178,12 +182,11 @@ def _key(texts: list[str]) -> str:
 
 def _save(path: Path, vectors: FloatArray) -> None:
     """Write atomically; a cache that cannot be written is only slower next time."""
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, vectors, allow_pickle=False)
-        os.replace(name, path)
+        write_atomic(path, buffer.getvalue())
     except OSError as exc:
         log.warning("cross-language vectors not cached in %s: %s", path.parent, exc)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -94,20 +95,17 @@ class EngineThread:
         return Reloaded.of(engine)
 
     async def add(self, documents: list[Document]) -> list[Listing]:
-        engine = self.engine
-        added = await asyncio.to_thread(
-            collection.add, engine.config, documents, lambda: engine.encoder
-        )
-        await self.reload()
-        return added
+        return await self._change(collection.add, documents)
 
     async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        return await self._change(collection.remove, doc_ids)
+
+    async def _change(self, change: Callable[..., list[Listing]], payload: object) -> list[Listing]:
+        """`collection.add` or `.remove` in another thread, then a reload."""
         engine = self.engine
-        removed = await asyncio.to_thread(
-            collection.remove, engine.config, doc_ids, lambda: engine.encoder
-        )
+        done = await asyncio.to_thread(change, engine.config, payload, lambda: engine.encoder)
         await self.reload()
-        return removed
+        return done
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
