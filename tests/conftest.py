@@ -47,9 +47,10 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # longest first.
 _PROCESS_MODULES = (
     "test_engine_workers.py",
-    "test_reliability_startup.py",
-    "test_reliability_restarts.py",
+    "test_reliability_sigterm.py",
     "test_reliability_polling.py",
+    "test_reliability_restarts.py",
+    "test_reliability_startup.py",
     "test_output_secrets.py",
 )
 

@@ -22,7 +22,7 @@ from knowledge.embedding import Encoder
 from tests.support.botrunner import assert_valid_html_everywhere, bot_process
 from tests.support.data import NEW_ANSWER, NEW_DOCUMENT, NEW_QUESTION
 from tests.support.emulator import BotApiEmulator
-from tests.support.processes import alive, engine_workers
+from tests.support.processes import alive, descendants_of, engine_workers
 from tests.support.reliability import (
     JSON,
     QUESTIONS,
@@ -179,13 +179,15 @@ def _reindex_reaches_every_worker(emu: BotApiEmulator, admin: JSON, corpus: Path
 def _killing_the_bot_takes_its_workers_with_it(process: subprocess.Popen[bytes]) -> None:
     workers = engine_workers(process.pid)
     assert len(workers) == 2
+    everything = descendants_of(process.pid)  # the workers, the fork server, the tracker
+    assert workers < everything
     process.kill()
     process.wait(30)
     wait_until(
-        lambda: not any(alive(w) for w in workers),
+        lambda: not any(alive(p) for p in everything),
         timeout=30,
         interval=0.1,
-        description="no engine worker to outlive the bot",
+        description="no engine worker (nor the fork server) to outlive the bot",
     )
 
 

@@ -93,7 +93,7 @@ def _reply(writer: asyncio.StreamWriter, body: bytes = OK) -> None:
 @pytest.fixture
 async def client() -> AsyncIterator[AiohttpRequest]:
     request = AiohttpRequest(
-        connection_pool_size=1, read_timeout=0.3, connect_timeout=0.3, pool_timeout=0.3
+        connection_pool_size=1, read_timeout=1, connect_timeout=1, pool_timeout=1
     )
     await request.initialize()
     yield request
@@ -177,7 +177,7 @@ async def test_an_answer_is_returned(client: AiohttpRequest) -> None:
 # --- the transport's decisions ---------------------------------------------------------------
 @pytest.fixture
 async def transport() -> AsyncIterator[ResilientRequest]:
-    request = ResilientRequest(connection_pool_size=4, read_timeout=0.3)
+    request = ResilientRequest(connection_pool_size=4, read_timeout=1)
     await request.initialize()
     yield request
     await request.shutdown()

@@ -6,7 +6,11 @@ model and the index once, answers batches of questions, and adds, removes or reb
 thread of its own while it goes on answering from the old index; before each batch it checks
 whether another process changed the collection, and loads the change if so. A worker that
 dies is started again and its batch is tried once more; the workers exit when the parent
-does, even after a SIGKILL, because their end of the pipe closes. An `initializer` runs
+does, even after a SIGKILL, because their end of the pipe closes. Workers are forked from
+multiprocessing's fork server, which imports torch and sentence-transformers once (about 5 s
+on two cores): every worker after the first, and every replacement, starts in well under a
+second. The server is the bot's child and the workers are its children; it exits with the
+bot. An `initializer` runs
 first in each worker: the parent's way to set up the worker's logging and output
 (knowledge does not know the bot's). The messages each way are the classes of
 `bot.serving.pipe`; each worker uses `torch_threads` cores.
@@ -25,8 +29,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from bot.serving import pipe
 from bot.serving.backends import Reloaded
@@ -59,6 +64,9 @@ from knowledge import (
 log = logging.getLogger(__name__)
 
 _STOP_SECONDS = 10.0
+# What the fork server imports before it forks workers: the slow imports an engine needs.
+_PRELOAD = ["bot.serving.workers", "knowledge.engine", "torch", "sentence_transformers"]
+StartMethod = Literal["forkserver", "spawn"]
 _Result = TypeVar("_Result", Answers, Changed)
 
 
@@ -155,6 +163,8 @@ class _Worker:
     ready: asyncio.Future[list[Document]]
     pending: dict[int, asyncio.Future[Answers | Changed]] = field(default_factory=dict)
     busy: bool = False
+    # Set once the process exists: starting one waits for the fork server's imports.
+    started: threading.Event = field(default_factory=threading.Event)
 
 
 class EngineWorkers:
@@ -166,13 +176,21 @@ class EngineWorkers:
         count: int,
         torch_threads: int = 1,
         initializer: Callable[[], None] | None = None,
+        start_method: StartMethod = "forkserver",
     ) -> None:
+        """`start_method` "spawn" makes each worker import everything itself, as before the
+        fork server: slower starts, kept for comparison (`benchmarks.workers`)."""
         self.config = config
         self.count = max(1, count)
         self.documents: list[Document] = []
         self._torch_threads = torch_threads
         self._initializer = initializer
-        self._context = multiprocessing.get_context("spawn")
+        self._context: SpawnContext | ForkServerContext
+        if start_method == "forkserver":
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(_PRELOAD)
+        else:
+            self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._waiters: list[asyncio.Future[None]] = []
@@ -186,10 +204,10 @@ class EngineWorkers:
     async def start(self) -> None:
         """Start the first worker and wait for it (it builds the index if needed); the others
         start next and load that index, so that no two build at once."""
-        first = self._spawn(0)
+        first = self._launch(0)
         self._workers.append(first)
         self.documents = await asyncio.shield(first.ready)  # cancelled: close() stops it
-        self._workers.extend(self._spawn(n) for n in range(1, self.count))
+        self._workers.extend(self._launch(n) for n in range(1, self.count))
         for worker in self._workers[1:]:
             worker.ready.add_done_callback(functools.partial(self._settled, worker))
 
@@ -240,21 +258,23 @@ class EngineWorkers:
 
     async def close(self) -> None:
         """Stop every worker: at once if still loading (it would read "stop" only when
-        loaded, and has nothing to finish), else when its current work is done."""
+        loaded, and has nothing to finish), else when its current work is done. A worker
+        still waiting for the fork server is stopped as soon as it exists."""
         self._closing = True
         for worker in self._workers:
-            if not worker.ready.done():
+            if worker.started.is_set() and not worker.ready.done():
                 worker.process.kill()
             with contextlib.suppress(BrokenPipeError, OSError):
                 pipe.send(worker.conn, Stop())
         for worker in self._workers:
-            await asyncio.to_thread(worker.process.join, _STOP_SECONDS)
-            if worker.process.is_alive():
-                worker.process.kill()
+            if worker.started.is_set():
+                await asyncio.to_thread(worker.process.join, _STOP_SECONDS)
+                if worker.process.is_alive():
+                    worker.process.kill()
             worker.conn.close()
 
     # --- plumbing ---
-    def _spawn(self, number: int) -> _Worker:
+    def _launch(self, number: int) -> _Worker:
         loop = asyncio.get_running_loop()
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
@@ -263,21 +283,32 @@ class EngineWorkers:
             name=f"engine-{number}",
             daemon=True,
         )
-        process.start()
-        child_end.close()
         worker = _Worker(number, process, parent_end, loop.create_future())
         threading.Thread(
-            target=self._read, args=(worker, loop), name=f"engine-{number}-reader", daemon=True
+            target=self._run, args=(worker, child_end, loop), name=f"engine-{number}", daemon=True
         ).start()
         return worker
 
-    def _read(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
-        """Runs in a thread per worker: hands each message to the event loop."""
+    def _run(self, worker: _Worker, child_end: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in a thread per worker, off the event loop: starts the process (the first
+        start waits for the fork server's imports), then hands each message to the loop."""
+        try:
+            worker.process.start()
+        except Exception as exc:
+            log.error("engine worker %d could not be started: %s", worker.number, exc)
+            with contextlib.suppress(RuntimeError):  # the loop is closed already
+                loop.call_soon_threadsafe(self._lost, worker)
+            return
+        finally:
+            child_end.close()
+        worker.started.set()
+        if self._closing and not worker.ready.done():
+            worker.process.kill()  # the bot stopped while this one waited for the fork server
         while True:
             try:
                 message = pipe.receive_reply(worker.conn)
             except (EOFError, OSError, EngineWorkerError):
-                with contextlib.suppress(RuntimeError):  # the loop is closed already
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(self._lost, worker)
                 return
             with contextlib.suppress(RuntimeError):
@@ -315,13 +346,13 @@ class EngineWorkers:
         self._wake()
         if self._closing or not was_ready or worker not in self._workers:
             return  # a worker that never started would fail again: not restarted
-        worker.process.join(1)
+        worker.process.join(1)  # it was ready, so its process exists
         log.error(
             "engine worker %d exited (code %s); starting another",
             worker.number,
             worker.process.exitcode,
         )
-        replacement = self._spawn(worker.number)
+        replacement = self._launch(worker.number)
         replacement.ready.add_done_callback(functools.partial(self._settled, replacement))
         self._workers[self._workers.index(worker)] = replacement
 

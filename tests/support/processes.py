@@ -7,7 +7,11 @@ from pathlib import Path
 
 def children_of(pid: int) -> set[int]:
     found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # gone
+        return found
+    for task in tasks:
         try:
             found |= {int(child) for child in (task / "children").read_text().split()}
         except OSError:
@@ -15,17 +19,32 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def descendants_of(pid: int) -> set[int]:
+    """Children, their children, and so on."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        new = children_of(todo.pop()) - found
+        found |= new
+        todo.extend(new)
+    return found
+
+
 def engine_workers(pid: int) -> set[int]:
-    """The engine workers among a bot's children (not multiprocessing's resource tracker)."""
-    workers = set()
-    for child in children_of(pid):
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            workers.add(child)
-    return workers
+    """A bot's engine workers: the children of its multiprocessing fork server."""
+    return {
+        worker
+        for child in children_of(pid)
+        if b"forkserver" in _command(child)
+        for worker in children_of(child)
+    }
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def alive(pid: int) -> bool:

@@ -7,8 +7,8 @@ when it forks), and forks a child for each request. The child is a real process:
 pid, environment, working directory, standard streams on the files given, default signal
 handlers; it runs `bot` as `python -m bot` does (`runpy`, `__main__`, `sys.argv`) and
 exits through the interpreter's own shutdown. `bot` and `knowledge` are imported afresh
-in each child, from the checkout. Engine workers, spawned by the child, are fresh
-interpreters as ever.
+in each child, from the checkout. Engine workers come from the child's own multiprocessing
+fork server, a fresh interpreter, as they do in production.
 
 What a zygote cannot give a child is an interpreter started with another locale or
 PYTHONIOENCODING: tests of those start `python` itself.
