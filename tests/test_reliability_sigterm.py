@@ -45,7 +45,9 @@ def test_sigterm_while_the_engine_loads_exits_at_once(
         tmp_path / "state",
         tmp_path / "fresh-index",
         tmp_path / "bot.log",
-        fresh_interpreter=True,  # torch loaded is the sign that the engine loads
+        # torch loaded is the sign that the engine loads: in the bot itself, which must not
+        # have it from the zygote, or in the workers' fork server, a fresh interpreter anyway
+        fresh_interpreter=workers == "0",
         BOT_ENGINE_WORKERS=workers,
     )
     processes.append(bot)
