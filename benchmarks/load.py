@@ -460,16 +460,43 @@ def shutdown_report(emu: TimedEmulator, phases: list[Phase], state_dir: Path) ->
 
 
 def peak_rss_report(pid: int) -> str:
-    """Peak memory of the bot process and of each of its worker processes."""
+    """Peak memory of the bot, its engine workers and their fork server, and the memory of
+    them all now counted once (PSS: a page shared by processes is split between them, as
+    the fork server's libraries are with the workers forked from it)."""
     parent = peak_rss_of(pid)
-    children = [peak_rss_of(child) for child in descendants(pid)]
-    workers = [rss for rss in children if rss > 100]  # not multiprocessing's resource tracker
-    total = parent + sum(children)
+    roles = {child: _role(pid, child) for child in descendants(pid)}
+    workers = [peak_rss_of(c) for c, role in roles.items() if role == "worker"]
+    servers = [peak_rss_of(c) for c, role in roles.items() if role == "fork server"]
     shown = " + ".join(f"{rss:.0f}" for rss in workers)
+    server = f" + fork server {servers[0]:.0f} MiB" if servers else ""
+    total = sum(pss_of(p) for p in [pid, *roles])
     return (
-        f"bot {parent:.0f} MiB + {len(workers)} engine worker(s) {shown or '0'} MiB "
-        f"= {total:.0f} MiB in all (VmHWM)"
+        f"bot {parent:.0f} MiB + {len(workers)} engine worker(s) {shown or '0'} MiB{server} "
+        f"(VmHWM); all of them now {total:.0f} MiB (PSS)"
     )
+
+
+def _role(bot: int, pid: int) -> str:
+    """What a process under the bot is: a worker, the fork server, or the resource tracker."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return "gone"
+    if b"resource_tracker" in command:
+        return "tracker"
+    if b"forkserver" in command and parent == bot:
+        return "fork server"
+    return "worker"  # forked from the fork server (or spawned, as before it)
+
+
+def pss_of(pid: int) -> float:
+    """Proportional set size of a running process, in MiB (0 if it is gone)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def peak_rss_of(pid: int) -> float:

@@ -58,7 +58,7 @@ _PROCESS_MODULES = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With pytest-xdist (`--dist loadfile`) each module runs on one worker, its module
     fixtures built once; the modules that start bot processes go first, longest first, so
-    that the two workers finish together. No test depends on the order."""
+    that the workers finish together. No test depends on the order."""
 
     def rank(item: pytest.Item) -> int:
         name = item.path.name
