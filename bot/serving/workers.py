@@ -6,14 +6,15 @@ model and the index once, answers batches of questions, and adds, removes or reb
 thread of its own while it goes on answering from the old index; before each batch it checks
 whether another process changed the collection, and loads the change if so. A worker that
 dies is started again and its batch is tried once more; the workers exit when the parent
-does, even after a SIGKILL, because their end of the pipe closes. Workers are forked from
-multiprocessing's fork server, which imports torch and sentence-transformers once (about 5 s
-on two cores): every worker after the first, and every replacement, starts in well under a
-second. The server is the bot's child and the workers are its children; it exits with the
-bot. An `initializer` runs
-first in each worker: the parent's way to set up the worker's logging and output
-(knowledge does not know the bot's). The messages each way are the classes of
-`bot.serving.pipe`; each worker uses `torch_threads` cores.
+does, even after a SIGKILL, because their end of the pipe closes.
+
+Workers are forked from multiprocessing's fork server, which imports torch and
+sentence-transformers once (about 4 s): every worker after the first, and every
+replacement, starts in under a second. The server is the bot's child and the workers are
+its children; it exits with the bot. An `initializer` runs first in each worker: the
+parent's way to set up the worker's logging and output (knowledge does not know the
+bot's). The messages each way are the classes of `bot.serving.pipe`; each worker uses
+`torch_threads` cores.
 """
 
 from __future__ import annotations
