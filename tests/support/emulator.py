@@ -861,6 +861,13 @@ class _ServerThread:
             loop.run_forever()
         if self._runner is not None:
             loop.run_until_complete(self._runner.cleanup())
+        # Handlers still waiting (a delayed reply, a poll nobody woke) end here, as asyncio.run
+        # ends its tasks, rather than being destroyed pending with the loop.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     async def _listen(self) -> None:
