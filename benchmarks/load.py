@@ -33,6 +33,7 @@ from telegram.constants import FloodLimit
 from benchmarks._common import peak_rss_mb, percentiles, print_header, print_table
 from tests.support.botrunner import REPO, bot_process
 from tests.support.emulator import JSON, BotApiEmulator, Call
+from tests.support.processes import descendants_of, engine_workers, fork_server
 
 GOAL_P50_MS, GOAL_P99_MS, GOAL_RATE, GOAL_CORES = 50.0, 250.0, 200.0, 2
 TELEGRAM_MESSAGES_PER_SECOND = int(FloodLimit.MESSAGES_PER_SECOND)
@@ -273,20 +274,10 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def descendants(pid: int) -> list[int]:
-    """Child processes of `pid` and theirs (the engine workers), from /proc."""
-    found: list[int] = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            for child in map(int, children.read_text().split()):
-                found += [child, *descendants(child)]
-    return found
-
-
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and all its descendants (those alive now)."""
     total = cpu_seconds(pid)
-    for child in descendants(pid):
+    for child in descendants_of(pid):
         with contextlib.suppress(OSError):
             total += cpu_seconds(child)
     return total
@@ -464,30 +455,15 @@ def peak_rss_report(pid: int) -> str:
     them all now counted once (PSS: a page shared by processes is split between them, as
     the fork server's libraries are with the workers forked from it)."""
     parent = peak_rss_of(pid)
-    roles = {child: _role(pid, child) for child in descendants(pid)}
-    workers = [peak_rss_of(c) for c, role in roles.items() if role == "worker"]
-    servers = [peak_rss_of(c) for c, role in roles.items() if role == "fork server"]
+    workers = [peak_rss_of(worker) for worker in engine_workers(pid)]
+    server = fork_server(pid)
     shown = " + ".join(f"{rss:.0f}" for rss in workers)
-    server = f" + fork server {servers[0]:.0f} MiB" if servers else ""
-    total = sum(pss_of(p) for p in [pid, *roles])
+    served = f" + fork server {peak_rss_of(server):.0f} MiB" if server is not None else ""
+    total = sum(pss_of(p) for p in [pid, *descendants_of(pid)])
     return (
-        f"bot {parent:.0f} MiB + {len(workers)} engine worker(s) {shown or '0'} MiB{server} "
+        f"bot {parent:.0f} MiB + {len(workers)} engine worker(s) {shown or '0'} MiB{served} "
         f"(VmHWM); all of them now {total:.0f} MiB (PSS)"
     )
-
-
-def _role(bot: int, pid: int) -> str:
-    """What a process under the bot is: a worker, the fork server, or the resource tracker."""
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return "gone"
-    if b"resource_tracker" in command:
-        return "tracker"
-    if b"forkserver" in command and parent == bot:
-        return "fork server"
-    return "worker"  # forked from the fork server (or spawned, as before it)
 
 
 def pss_of(pid: int) -> float:

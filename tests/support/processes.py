@@ -30,14 +30,15 @@ def descendants_of(pid: int) -> set[int]:
     return found
 
 
+def fork_server(pid: int) -> int | None:
+    """A bot's multiprocessing fork server, which its engine workers are forked from."""
+    return next((c for c in children_of(pid) if b"forkserver" in _command(c)), None)
+
+
 def engine_workers(pid: int) -> set[int]:
-    """A bot's engine workers: the children of its multiprocessing fork server."""
-    return {
-        worker
-        for child in children_of(pid)
-        if b"forkserver" in _command(child)
-        for worker in children_of(child)
-    }
+    """A bot's engine workers: the children of its fork server."""
+    server = fork_server(pid)
+    return set() if server is None else children_of(server)
 
 
 def _command(pid: int) -> bytes:
