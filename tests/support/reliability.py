@@ -112,29 +112,25 @@ async def _unfinished(bot: RunningBot) -> list[JSON]:
 
 def settle(emu: BotApiEmulator, bot: RunningBot, *updates: JSON, timeout: float = 30) -> None:
     """Wait until `updates` were fetched, confirmed and handled to the end (journal: done)."""
-    last = max(update["update_id"] for update in updates)
-
-    def handled() -> bool:
-        if emu.confirmed_offset <= last:
-            return False
-        pending = asyncio.run_coroutine_threadsafe(_unfinished(bot), bot.loop).result(10)
-        return not pending
-
-    emu.wait_for(handled, timeout, interval=0.05, description=f"updates up to {last} handled")
+    _settle_up_to(emu, bot, max(update["update_id"] for update in updates), timeout, 0.05)
 
 
 def settle_all(emu: BotApiEmulator, bot: RunningBot, timeout: float = 30) -> None:
     """Wait until every update queued so far was fetched, confirmed and handled to the end:
     after that, nothing the bot does for them can still arrive."""
-    last = emu.last_update_id
+    _settle_up_to(emu, bot, emu.last_update_id, timeout, 0.02)
 
+
+def _settle_up_to(
+    emu: BotApiEmulator, bot: RunningBot, last: int, timeout: float, interval: float
+) -> None:
     def handled() -> bool:
         if emu.confirmed_offset <= last:
             return False
         pending = asyncio.run_coroutine_threadsafe(_unfinished(bot), bot.loop).result(10)
         return not pending
 
-    emu.wait_for(handled, timeout, interval=0.02, description=f"updates up to {last} handled")
+    emu.wait_for(handled, timeout, interval=interval, description=f"updates up to {last} handled")
 
 
 def sends(emu: BotApiEmulator, chat_id: int) -> list[Call]:
