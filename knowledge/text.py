@@ -156,12 +156,21 @@ _ASKS = re.compile(
 )
 
 
-def question_core(text: str) -> str:
+def question_core(text: str, names: frozenset[str] = frozenset()) -> str:
     """The question without the chat around it: "Quick question: when did it start? Thanks!"
     is searched as "when did it start?". Asides in brackets go; of several sentences or
-    clauses, those that ask are kept (all of them when none does)."""
+    clauses, those that ask are kept (all of them when none does), and so are those that
+    name something the collection knows (`names`, as terms): "onoff electric - what do they
+    make?" is about Onoff Electric."""
     bare = _ASIDE.sub(" ", text).strip() or text
     sentences = [bare[start:end] for start, end in sentence_spans(bare)]
     segments = [c.strip() for s in sentences for c in _CLAUSE_END.split(s) if c.strip()]
-    asking = [s for s in segments if s.endswith("?") or _ASKS.match(s)]
-    return " ".join(asking) if asking and len(segments) > 1 else " ".join(bare.split())
+    asking = [s.endswith("?") or bool(_ASKS.match(s)) for s in segments]
+    if not any(asking) or len(segments) == 1:
+        return " ".join(bare.split())
+    kept = [s for s, asks in zip(segments, asking, strict=True) if asks or _names_one(s, names)]
+    return " ".join(kept)
+
+
+def _names_one(text: str, names: frozenset[str]) -> bool:
+    return any(term in names for term in terms(text))

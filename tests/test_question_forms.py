@@ -7,6 +7,7 @@ import pytest
 
 from knowledge import Document, spelling
 from knowledge.corpus import load_corpus
+from knowledge.focus import name_terms
 from knowledge.language import foreign_script
 from knowledge.spelling import SpellingCorrector
 from knowledge.subject import collection_subject
@@ -41,6 +42,23 @@ def test_the_chat_around_a_question_is_not_searched(typed: str, core: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("typed", "core"),
+    [
+        ("onoff electric - what do they make pls", "onoff electric what do they make pls"),
+        ("Hami CRRC: where are they based?", "Hami CRRC where are they based?"),
+        ("Quick question: what does FlexBot do?", "what does FlexBot do?"),
+        ("I'm new here. Who runs the list?", "Who runs the list?"),
+    ],
+)
+def test_a_topic_named_before_the_question_is_kept(
+    documents: list[Document], typed: str, core: str
+) -> None:
+    """A clause that names something the collection knows says what the question is about;
+    one that names nothing it knows is chat."""
+    assert question_core(typed, name_terms(documents)) == core
+
+
+@pytest.mark.parametrize(
     ("typed", "meant"),
     [
         ("litle giants patnets", "little giants patents"),
@@ -53,6 +71,25 @@ def test_misspelt_words_are_corrected_against_the_collection(
     speller: SpellingCorrector, typed: str, meant: str
 ) -> None:
     assert speller.correct(typed) == meant
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("How many provinces does Canada have?", 1),
+        ("How many patents does IBM file each year?", 1),
+        ("Did Apple or Samsung ever join the list?", 2),
+        ("What size wafers does TankeBlue Semiconducter make?", 0),  # a slip of a known word
+        ("What does Keanda Electrnic make?", 0),
+        ("Who founded DeepSeek?", 0),
+        ("What does MIIT do for SMEs?", 0),
+        ("Canada?", 0),  # the first word is capitalised anyway
+    ],
+)
+def test_names_the_collection_never_uses_are_counted(
+    speller: SpellingCorrector, question: str, count: int
+) -> None:
+    assert speller.unknown_names(question) == count
 
 
 @pytest.mark.parametrize(
