@@ -4,7 +4,8 @@
 
 The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
 question's fold (as `train_ranking` chooses them); check sets, by default
-../shared/eval/dev.jsonl and chat.jsonl when present, by the shipped model. The own
+../shared/eval/dev.jsonl and chat.jsonl when present and benchmarks/checks/*.jsonl (never
+fitted on), by the shipped model. The own
 questions in other languages are answered across languages, with the score at each
 threshold of the multilingual match (the shipped one was chosen from these).
 """
@@ -31,6 +32,7 @@ from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
 
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 THRESHOLDS = (0.0, 0.78, 0.79, 0.80, 0.81, 0.82)
 
 
@@ -66,7 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     checks = args.check
     if checks is None:
-        checks = [p for p in (SHARED_EVAL / "dev.jsonl", SHARED_EVAL / "chat.jsonl") if p.exists()]
+        shared = [p for p in (SHARED_EVAL / "dev.jsonl", SHARED_EVAL / "chat.jsonl") if p.exists()]
+        checks = [*shared, *sorted(CHECKS_DIR.glob("*.jsonl"))]
     print_header("answer quality")
     with tempfile.TemporaryDirectory() as scratch:
         engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))

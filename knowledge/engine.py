@@ -202,7 +202,7 @@ class Engine:
         text = clean_question(question)
         if not text:
             return "", False
-        return self.encoder.truncate(self._speller.correct(question_core(text)))
+        return self.encoder.truncate(self._speller.correct(question_core(text, self._names)))
 
     def _queries(self, texts: list[str]) -> dict[str, Query]:
         """Each distinct question as searched: itself, with the collection's subject, and
@@ -222,6 +222,7 @@ class Engine:
                 focus_text=focus_text,
                 has_names=focuses[text].has_names,
                 answer_type=expected_answer(text),
+                unknown_names=self._speller.unknown_names(text),
             )
             for text, (plain, with_subject, focus_text) in variants.items()
         }

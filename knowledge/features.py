@@ -38,6 +38,7 @@ QUESTION_FEATURES = (
     "unknown",  # share of question terms the collection never uses
     "names",  # whether the question names something the collection knows
     "asks_type",  # whether the question asks for a year or a number
+    "unknown_names",  # log(1 + capitalised words, after the first, the collection never uses)
 )
 
 
@@ -52,6 +53,7 @@ class Query:
     focus_text: str
     has_names: bool
     answer_type: re.Pattern[str] | None
+    unknown_names: int = 0  # capitalised words that are not the collection's, nor slips of them
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def candidates(index: PassageIndex, query: Query) -> Candidates:
             unknown / total_terms if total_terms else 1.0,
             float(query.has_names),
             float(query.answer_type is not None),
+            np.log1p(query.unknown_names),
         ],
         dtype=np.float32,
     )

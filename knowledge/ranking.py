@@ -91,11 +91,15 @@ _COLUMN = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 _PLAIN_RELEVANCE = 0.365  # the earlier hand-set gate, kept as a floor: see BENCHMARKS.md
 _PLAIN_FOCUS = 0.3
 _NAMES = QUESTION_FEATURES.index("names")
+_UNKNOWN_NAMES = QUESTION_FEATURES.index("unknown_names")
 
 
 def plainly_relevant(found: Candidates, row: int) -> bool:
     """Close in meaning and in words, and, when the question names something, close to
-    what it asks about that thing too."""
+    what it asks about that thing too; never when it names what the collection does not
+    know ("How many provinces does Canada have?")."""
+    if found.question[_UNKNOWN_NAMES] > 0:
+        return False
     values = found.features[row]
     dense = max(values[_COLUMN["sentence"]], values[_COLUMN["passage"]])
     relevance = 0.65 * dense + 0.35 * values[_COLUMN["coverage"]]

@@ -47,13 +47,40 @@ class SpellingCorrector:
     def __init__(self, texts: list[str]) -> None:
         words = [w for text in texts for w in _WORD.findall(text)]
         self._english = _english_words()
-        self._known = frozenset(w.lower() for w in words) | self._english
+        self._collection = frozenset(w.lower() for w in words)
+        self._known = self._collection | self._english
         self._stems = frozenset(terms(" ".join(texts)))
         self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         # Only words the collection writes in lower case somewhere: names never are.
         for word, count in Counter(w for w in words if w.islower()).items():
             if len(word) >= _MIN_LENGTH and word.isascii():
                 self._symspell.create_dictionary_entry(word, count)
+        # And the words it writes only capitalised (names), to tell a slip of a known name
+        # from a name it never uses.
+        lower_case = {w for w in words if w.islower()}
+        self._names = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+        for word in self._collection - lower_case:
+            if len(word) >= _MIN_LENGTH and word.isascii():
+                self._names.create_dictionary_entry(word, 1)
+
+    def unknown_names(self, question: str) -> int:
+        """How many capitalised words after the first the collection never uses, nor a word
+        one or two slips from them: "Canada" and "IBM" count, "Semiconducter" does not."""
+        return sum(
+            1 for match in list(_WORD.finditer(question))[1:] if self._unknown_name(match.group())
+        )
+
+    def _unknown_name(self, word: str) -> bool:
+        lower = word.lower()
+        if not word[0].isupper() or lower in self._collection:
+            return False
+        if len(word) < _MIN_LENGTH or not word.isascii():
+            return True
+        distance = 2 if len(word) > 7 else 1
+        return not any(
+            words.lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+            for words in (self._symspell, self._names)
+        )
 
     def correct(self, question: str) -> str:
         return _WORD.sub(lambda m: self._fixed(m.group(), m.start() == 0), question)

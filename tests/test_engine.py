@@ -16,6 +16,7 @@ IN_SCOPE = [
     ("Which lighting company's system lit the national stadium at the Olympics?", "Landsky"),
     ("Why do many SMEs end up depending on state subsidies?", "state subsidies"),
     ("What does Keanda Electronic Technology Corp. make?", "rail systems"),
+    ("onoff electric - what do they make?", "wind power converters"),  # the topic, then the ask
 ]
 
 # Written for these tests: nothing in the five articles is about any of them.
@@ -31,6 +32,10 @@ OUT_OF_SCOPE = [
     "What is the capital of Australia?",
     "How do I fix a flat bicycle tyre?",
     "Recommend a good science fiction novel.",
+    # Words the articles use ("provinces", "patents", "GDP"), about what they never name.
+    "How many provinces does Canada have?",
+    "How many patents does IBM file each year?",
+    "What is the GDP of Germany?",
 ]
 
 ODD_INPUTS = {
