@@ -73,9 +73,16 @@ def main() -> None:
     print_header("answer quality")
     with tempfile.TemporaryDirectory() as scratch:
         engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
+        shipped = Ranking.load()
         report(
             "own set, held-out folds",
-            cross_validate(engine, english_examples(engine), args.folds, Ranking.load().strength),
+            cross_validate(
+                engine,
+                english_examples(engine),
+                args.folds,
+                shipped.strength,
+                band=shipped.escalate,
+            ),
         )
         other_languages(engine)
         for path in checks:

@@ -24,7 +24,14 @@ from benchmarks.scoring import Outcome, Question, is_hit, outcome, own_questions
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig
 from knowledge.features import CANDIDATE_FEATURES, Candidates
-from knowledge.ranking import GATE_FEATURES, MODEL_PATH, LinearModel, Ranking, gate_row
+from knowledge.ranking import (
+    MODEL_PATH,
+    SECOND_CANDIDATE_FEATURES,
+    LinearModel,
+    Ranking,
+    gate_features,
+    gate_row,
+)
 
 # Questions in other languages take another path (knowledge/language.py), not this model.
 ENGLISH_KINDS = frozenset(
@@ -36,6 +43,11 @@ DECLINE_WEIGHT = 1.0  # a wrongly answered negative costs as much as a missed an
 # folds as the highest value that declines more hard negatives without losing an answer
 # (BENCHMARKS.md): 0.1 declined 4 more of 40 than none, 0.15 began to cost answers.
 FLOOR = 0.1
+# Confidence bands [low, high) whose questions the second stage ranks again; (0, 0): none.
+BANDS = ((0.0, 0.0), (0.05, 0.5), (0.05, 0.65), (0.05, 0.8))
+# At most this share of the own questions goes to the second stage (about 20 ms more each),
+# so that the median answer stays a first-stage one.
+MAX_ESCALATED = 0.4
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,13 @@ class Example:
     question: Question
     found: Candidates
     labels: npt.NDArray[np.bool_]  # which candidates hold a gold quote
+    viewed: Candidates  # the same candidates with the second model's view
 
 
 def examples(engine: Engine, questions: Sequence[Question]) -> list[Example]:
-    found = engine.candidates_many([q.question for q in questions])
+    texts = [q.question for q in questions]
+    found = engine.candidates_many(texts)
+    viewed = engine.candidates_many(texts, second=True)
     return [
         Example(
             q,
@@ -54,28 +69,66 @@ def examples(engine: Engine, questions: Sequence[Question]) -> list[Example]:
             np.asarray(
                 [is_hit(engine.index.passages[p].text, q.gold) for p in f.passages], dtype=bool
             ),
+            v,
         )
-        for q, f in zip(questions, found, strict=True)
+        for q, f, v in zip(questions, found, viewed, strict=True)
     ]
 
 
-def fit(train: Sequence[Example], strength: float) -> Ranking:
+def fit(
+    train: Sequence[Example], strength: float, band: tuple[float, float] = (0.0, 0.0)
+) -> Ranking:
+    """The first stage; and the second, for confidences in `band`, unless it is empty."""
+    first = _fit_stage(train, strength, second=False)
+    if band[1] <= band[0]:
+        return first
+    second = _fit_stage(train, strength, second=True)
+    return Ranking(
+        ranker=first.ranker,
+        gate=first.gate,
+        threshold=first.threshold,
+        floor=FLOOR,
+        strength=strength,
+        second=second,
+        escalate=band,
+    )
+
+
+def _fit_stage(train: Sequence[Example], strength: float, *, second: bool) -> Ranking:
     """Ranker on the candidates of answerable questions, then gate and threshold."""
-    rows = [e for e in train if e.question.answerable and e.labels.any()]
-    x = np.concatenate([e.found.features for e in rows])
-    y = np.concatenate([e.labels for e in rows])
-    ranker = _logistic(x, y, CANDIDATE_FEATURES, strength)
-    usable = [e for e in train if e.found.passages.size]
-    gate_x = np.stack([_gate_row(ranker, e) for e in usable])
-    gate_y = np.asarray([e.question.answerable for e in usable])
-    gate = _logistic(gate_x, gate_y, GATE_FEATURES, strength)
+    names = SECOND_CANDIDATE_FEATURES if second else CANDIDATE_FEATURES
+    seen = [(e, e.viewed if second else e.found) for e in train]
+    rows = [(e, f) for e, f in seen if e.question.answerable and e.labels.any()]
+    x = np.concatenate([f.features for _, f in rows])
+    y = np.concatenate([e.labels for e, _ in rows])
+    ranker = _logistic(x, y, names, strength)
+    usable = [(e, f) for e, f in seen if f.passages.size]
+    gate_x = np.stack([_gate_row(ranker, f) for _, f in usable])
+    gate_y = np.asarray([e.question.answerable for e, _ in usable])
+    gate = _logistic(gate_x, gate_y, gate_features(names), strength)
     probability = 1 / (1 + np.exp(-gate.logits(gate_x)))
     threshold = _best_threshold(usable, ranker, probability)
     return Ranking(ranker=ranker, gate=gate, threshold=threshold, floor=FLOOR, strength=strength)
 
 
+def escalated_share(ranking: Ranking, data: Sequence[Example]) -> float:
+    """The share of the questions that `ranking` sends to its second stage."""
+    sent = 0
+    for e in data:
+        if e.found.passages.size:
+            order, logits = ranking.rank(e.found)
+            sent += ranking.escalates(ranking.confidence(e.found, order, logits))
+    return sent / max(1, len(data))
+
+
 def cross_validate(
-    engine: Engine, data: Sequence[Example], folds: int, strength: float, seed: int = 7
+    engine: Engine,
+    data: Sequence[Example],
+    folds: int,
+    strength: float,
+    *,
+    seed: int = 7,
+    band: tuple[float, float] = (0.0, 0.0),
 ) -> list[Outcome]:
     """Each question answered by a model fitted without its fold."""
     outcomes: list[Outcome] = []
@@ -83,7 +136,7 @@ def cross_validate(
     for fold in _folds(data, folds, seed):
         held_out = set(fold)
         train = [e for i, e in enumerate(data) if i not in held_out]
-        engine.ranking = fit(train, strength)
+        engine.ranking = fit(train, strength, band)
         test = [data[i].question for i in fold]
         answers = engine.answer_many([q.question for q in test])
         outcomes += [outcome(q, answer_object(a)) for q, a in zip(test, answers, strict=True)]
@@ -91,21 +144,23 @@ def cross_validate(
     return outcomes
 
 
-def _gate_row(ranker: LinearModel, example: Example) -> npt.NDArray[np.float32]:
-    logits = ranker.logits(example.found.features)
-    return gate_row(example.found, logits, np.argsort(-logits, kind="stable"))
+def _gate_row(ranker: LinearModel, found: Candidates) -> npt.NDArray[np.float32]:
+    logits = ranker.logits(found.features)
+    return gate_row(found, logits, np.argsort(-logits, kind="stable"))
 
 
 def _best_threshold(
-    examples_: Sequence[Example], ranker: LinearModel, probability: npt.NDArray[np.float64]
+    examples_: Sequence[tuple[Example, Candidates]],
+    ranker: LinearModel,
+    probability: npt.NDArray[np.float64],
 ) -> float:
     """The threshold that best trades answers found against negatives declined."""
     best_top3 = []
-    for e in examples_:
-        order = np.argsort(-ranker.logits(e.found.features), kind="stable")
+    for e, candidates_ in examples_:
+        order = np.argsort(-ranker.logits(candidates_.features), kind="stable")
         best_top3.append(bool(e.labels[order[:3]].any()))
     found = np.asarray(best_top3)
-    answerable = np.asarray([e.question.answerable for e in examples_])
+    answerable = np.asarray([e.question.answerable for e, _ in examples_])
     n_pos, n_neg = max(1, answerable.sum()), max(1, (~answerable).sum())
     best, best_value = 0.5, -1.0
     for threshold in np.unique(np.round(probability, 3)):
@@ -170,7 +225,17 @@ def main() -> None:
             print(f"C={strength:<5} held-out: {figures}")
         chosen = max(STRENGTHS, key=lambda c: results[c]["score"])  # score.py's weighting
         print(f"chosen C={chosen}")
-        final = fit(data, chosen)
+        band_scores = {}
+        for band in BANDS:
+            figures_ = summary(cross_validate(engine, data, args.folds, chosen, band=band))
+            share = escalated_share(fit(data, chosen, band), data)
+            if share <= MAX_ESCALATED:
+                band_scores[band] = figures_["score"]
+            figures = "  ".join(f"{k} {v:.3f}" for k, v in figures_.items() if k != "n")
+            print(f"second stage for {band}: {figures}  escalated {share:.2f}")
+        band = max(band_scores, key=lambda b: band_scores[b])
+        print(f"chosen second stage band {band}")
+        final = fit(data, chosen, band)
     if not args.dry_run:
         MODEL_PATH.write_text(final.model_dump_json(indent=1) + "\n", encoding="utf-8")
         print(f"written {MODEL_PATH} (threshold {final.threshold:.3f})")

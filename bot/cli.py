@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -146,6 +147,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
 
+        threading.Thread(target=engine.warm_second_stage, name="warm", daemon=True).start()
         return chat(engine, settings)
     return _ask(engine, args.question, as_json=args.json)
 

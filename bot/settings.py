@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     knowledge_query_precision: Precision = _engine("query_precision")
     knowledge_crosslingual: bool = _engine("crosslingual")
     knowledge_crosslingual_dir: Path = _engine("crosslingual_dir")
+    knowledge_second_stage: bool = _engine("second_stage")
+    knowledge_second_stage_dir: Path = _engine("second_stage_dir")
     bot_state_dir: Path = Field(default_factory=_default_state_dir)
     bot_allowed_chat_ids: IdList = frozenset()
     bot_allowed_user_ids: IdList = frozenset()

@@ -27,6 +27,11 @@ def default_crosslingual_dir() -> Path:
     return Path(cache) / "little-giants-bot" / "crosslingual"
 
 
+def default_second_stage_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "little-giants-bot" / "second-stage"
+
+
 def default_collection_dir() -> Path:
     data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data) / "little-giants-bot" / "collection"
@@ -50,3 +55,8 @@ class EngineConfig(BaseModel):
     # sentence vectors cached here.
     crosslingual: bool = True
     crosslingual_dir: Path = Field(default_factory=default_crosslingual_dir)
+    # English questions the first ranking is unsure of are ranked again with that model's
+    # and all-mpnet-base-v2's view too (knowledge/ranking.py), once their vectors are ready;
+    # mpnet's unpacked folder and its vectors are kept here.
+    second_stage: bool = True
+    second_stage_dir: Path = Field(default_factory=default_second_stage_dir)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from cachetools import LRUCache
 
-from knowledge import collection, crosslingual, retrieval
+from knowledge import collection, crosslingual, mpnet, retrieval
 from knowledge.config import EngineConfig
 from knowledge.embedding import Encoder
 from knowledge.errors import KnowledgeError
-from knowledge.features import Candidates, Query, candidates
+from knowledge.features import Candidates, Query, candidates, with_second_view
 from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
 from knowledge.ranking import Ranking, probabilities
+from knowledge.spaces import SentenceSpace
 from knowledge.spelling import SpellingCorrector
 from knowledge.store import (
     MANIFEST,
@@ -85,11 +87,15 @@ class Engine:
         self._names = name_terms(documents)
         self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
         self._vectors: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(_QUERY_CACHE_SIZE)
+        self._second_vectors: LRUCache[str, tuple[npt.NDArray[np.float32], ...]] = LRUCache(
+            _QUERY_CACHE_SIZE
+        )
         self._crosslingual = (
             crosslingual.CrossLingual(index, self._sentence_text, config.crosslingual_dir)
             if config.crosslingual and crosslingual.available()
             else None
         )
+        self._second_spaces = self._second_stage_spaces()
 
     @classmethod
     def load(
@@ -168,17 +174,40 @@ class Engine:
             return self
 
     def prepare_other_languages(self) -> None:
-        """Make the sentence vectors that questions in other scripts are matched against
-        now, rather than when the first such question comes (`python -m bot index`)."""
+        """Make the sentence vectors that questions in other scripts, and the second stage,
+        are matched against now, rather than when the first such question comes (`python -m
+        bot index`)."""
         if self._crosslingual is not None:
             self._crosslingual.prepare()
+        for space in self._second_spaces:
+            space.prepare()
+
+    def warm_second_stage(self) -> None:
+        """Read (or start making) the second stage's vectors and load its models now, so that
+        the first question that needs them does not wait for it (a few seconds)."""
+        for space in self._second_spaces:
+            if space.ready(crosslingual.SYNC_LIMIT) is not None:
+                space.embedder.query("warm-up")
+
+    def _second_stage_spaces(self) -> tuple[SentenceSpace, ...]:
+        """The e5 and mpnet spaces of the second stage; none when it is off or a model is
+        missing."""
+        config = self.config
+        if not config.second_stage or self._crosslingual is None or not mpnet.available():
+            return ()
+        vectors = config.second_stage_dir / "vectors"
+        embedder = mpnet.Mpnet(config.second_stage_dir)
+        bigger = SentenceSpace(self.index, self._sentence_text, vectors, embedder, "mpnet")
+        return (self._crosslingual.space, bigger)
 
     def answer(self, question: str) -> Answer:
         return self.answer_many([question])[0]
 
-    def answer_many(self, questions: list[str]) -> list[Answer]:
+    def answer_many(self, questions: list[str], *, second_stage: bool = True) -> list[Answer]:
         """Answers in the same order; the encoder runs once for the whole batch (and not for
-        questions in another script, which the model does not read)."""
+        questions in another script, which the model does not read). Without
+        `second_stage`, questions the first ranking is unsure of are not ranked again (a
+        busy server's way to keep up: see bot/serving)."""
         prepared = [self._prepare(q) for q in questions]
         languages = {text: foreign_script(text) for text, _ in prepared if text}
         queries = self._queries([text for text, language in languages.items() if not language])
@@ -189,14 +218,40 @@ class Engine:
             elif language := languages[text]:
                 answers.append(self._answer_across(question, text, language, truncated))
             else:
-                answers.append(self._answer(question, queries[text], truncated))
+                answers.append(self._answer(question, queries[text], truncated, second_stage))
         return answers
 
-    def candidates_many(self, questions: list[str]) -> list[Candidates]:
-        """The candidates and signals the ranking sees, for fitting and inspecting it."""
+    def candidates_many(self, questions: list[str], *, second: bool = False) -> list[Candidates]:
+        """The candidates and signals the ranking sees, for fitting and inspecting it; with
+        `second`, the second model's view too (made now if need be)."""
         prepared = [self._prepare(q)[0] for q in questions]
         queries = self._queries(prepared)
-        return [candidates(self.index, queries[text]) for text in prepared]
+        found = [candidates(self.index, queries[text]) for text in prepared]
+        if not second:
+            return found
+        if not self._second_spaces:
+            raise KnowledgeError("the second stage is off, or its models are not installed")
+        for space in self._second_spaces:
+            space.prepare()
+        return [
+            f if (v := self._second_view(text, f)) is None else v
+            for text, f in zip(prepared, found, strict=True)
+        ]
+
+    def _second_view(self, text: str, found: Candidates) -> Candidates | None:
+        """The candidates with the second stage's models' view of them; None when they are
+        off or not installed, or their vectors are still being made (in the background, for
+        a collection with many sentences not yet embedded; as for other languages)."""
+        if not self._second_spaces:
+            return None
+        spaces = [space.ready(crosslingual.SYNC_LIMIT) for space in self._second_spaces]
+        if any(space is None for space in spaces):
+            return None
+        vectors = self._second_vectors.get(text)
+        if vectors is None:
+            vectors = self._second_vectors[text] = _query_vectors(self._second_spaces, text)
+        views = [(v, s) for v, s in zip(vectors, spaces, strict=True) if s is not None]
+        return with_second_view(self.index, found, views)
 
     def _prepare(self, question: str) -> tuple[str, bool]:
         text = clean_question(question)
@@ -244,13 +299,21 @@ class Engine:
                 found[text] = self._vectors[text] = vector
         return found
 
-    def _answer(self, question: str, query: Query, truncated: bool) -> Answer:
+    def _answer(self, question: str, query: Query, truncated: bool, second_stage: bool) -> Answer:
         found = candidates(self.index, query)
         if found.passages.size == 0:
             return Answer(question=question, kind=AnswerKind.NOT_COVERED, truncated=truncated)
-        order, logits = self.ranking.rank(found)
+        stage = self.ranking
+        order, logits = stage.rank(found)
+        confidence = stage.confidence(found, order, logits)
+        if second_stage and stage.second is not None and stage.escalates(confidence):
+            viewed = self._second_view(query.text, found)
+            if viewed is not None:
+                stage, found = stage.second, viewed
+                order, logits = stage.rank(found)
+                confidence = stage.confidence(found, order, logits)
         ranked = retrieval.hits(found, order, probabilities(logits))
-        if not self.ranking.answers(found, order, logits):
+        if not stage.answers(found, order, logits, confidence):
             return Answer(
                 question=question,
                 kind=AnswerKind.NOT_COVERED,
@@ -310,6 +373,21 @@ class Engine:
     def _closest(self, hits: list[retrieval.Hit], limit: int = 2) -> tuple[DocumentInfo, ...]:
         doc_ids = dict.fromkeys(self.index.passages[h.passage].doc_id for h in hits)
         return tuple(self._by_id[d].info for d in list(doc_ids)[:limit] if d in self._by_id)
+
+
+# The second stage's models encode a question at once, one on each core (about 45 ms for
+# mpnet, 20 ms for e5, on one thread each).
+_SIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="second-stage")
+
+
+def _query_vectors(
+    spaces: tuple[SentenceSpace, ...], text: str
+) -> tuple[npt.NDArray[np.float32], ...]:
+    """The question in each space: the first's in another thread, the rest in this one."""
+    first, *rest = spaces
+    pending = _SIDE.submit(first.embedder.query, text)
+    others = [space.embedder.query(text) for space in rest]
+    return (pending.result(), *others)
 
 
 def _focus_text(text: str, focus: Focus) -> str:

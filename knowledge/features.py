@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge import dense
+from knowledge.spaces import Space
 from knowledge.store import PassageIndex
 
 CANDIDATES = 40
@@ -32,6 +33,15 @@ CANDIDATE_FEATURES = (
     "answer_type",  # the question asks for a year or number and the passage has one
     "sentence_gap",  # how far below the best candidate's sentence similarity
     "passage_gap",
+)
+# Two more models' view (the multilingual e5 of knowledge/crosslingual.py, the bigger English
+# mpnet of knowledge/mpnet.py), appended to the signals above for the questions the first
+# ranking is unsure of (ranking.Ranking.second).
+SECOND_FEATURES = (
+    "e5_sentence",  # e5's similarity of the question to the passage's best sentence
+    "e5_passage",  # ... and to the passage (the mean of its sentences' vectors)
+    "mpnet_sentence",
+    "mpnet_passage",
 )
 QUESTION_FEATURES = (
     "terms",  # log(1 + number of question terms)
@@ -123,16 +133,34 @@ def candidates(index: PassageIndex, query: Query) -> Candidates:
     return Candidates(passages, sentences, features, question)
 
 
+def with_second_view(
+    index: PassageIndex, found: Candidates, views: list[tuple[FloatArray, Space]]
+) -> Candidates:
+    """The candidates with SECOND_FEATURES appended: each view is the question's vector in
+    a model's space and the index's sentences and passages in it."""
+    columns = [found.features]
+    for query, space in views:
+        _, sentence = sentence_match(index, found.passages, query, space.sentences)
+        columns += [sentence[:, None], (space.passages[found.passages] @ query)[:, None]]
+    features = np.hstack(columns).astype(np.float32)
+    return Candidates(found.passages, found.sentences, features, found.question)
+
+
 def sentence_match(
-    index: PassageIndex, passages: IntArray, vector: FloatArray
+    index: PassageIndex,
+    passages: IntArray,
+    vector: FloatArray,
+    sentence_vectors: FloatArray | None = None,
 ) -> tuple[IntArray, FloatArray]:
-    """For each passage, its best sentence (global index) and that similarity."""
+    """For each passage, its best sentence (global index) and that similarity; in another
+    model's space when given its `sentence_vectors` (rows as the index's sentences)."""
     starts = index.sentence_start[passages]
     lengths = index.sentence_start[passages + 1] - starts
     group = np.repeat(np.arange(passages.size), lengths)
     members = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     members += np.repeat(starts, lengths)
-    sims = index.sentence_vectors[members] @ vector
+    vectors = index.sentence_vectors if sentence_vectors is None else sentence_vectors
+    sims = vectors[members] @ vector
     order = np.lexsort((-sims, group))
     first = order[np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]]
     return members[first], sims[first]

@@ -12,10 +12,21 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from knowledge.features import CANDIDATE_FEATURES, QUESTION_FEATURES, Candidates
+from knowledge.features import (
+    CANDIDATE_FEATURES,
+    QUESTION_FEATURES,
+    SECOND_FEATURES,
+    Candidates,
+)
 
 MODEL_PATH = Path(__file__).resolve().parent / "ranking.json"
-GATE_FEATURES = ("best", "margin", *CANDIDATE_FEATURES, *QUESTION_FEATURES)
+SECOND_CANDIDATE_FEATURES = (*CANDIDATE_FEATURES, *SECOND_FEATURES)
+
+
+def gate_features(candidate: tuple[str, ...]) -> tuple[str, ...]:
+    """The gate's features over a ranker's `candidate` features."""
+    return ("best", "margin", *candidate, *QUESTION_FEATURES)
+
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -45,7 +56,9 @@ class LinearModel(BaseModel):
 
 
 class Ranking(BaseModel):
-    """The ranker over candidates, and the gate over the best one, with its threshold."""
+    """The ranker over candidates, and the gate over the best one, with its threshold; and
+    optionally a second stage over the candidates with a second model's view
+    (SECOND_FEATURES), for questions whose confidence falls in its `escalate` band."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -54,12 +67,25 @@ class Ranking(BaseModel):
     threshold: float
     floor: float = 0.0  # below this confidence even a plainly relevant passage is declined
     strength: float = 1.0  # the regularisation it was fitted with (chosen by cross-validation)
+    second: Ranking | None = None
+    escalate: tuple[float, float] = (0.0, 0.0)  # [low, high) confidence that goes to `second`
 
     @model_validator(mode="after")
     def _features_match(self) -> Ranking:
-        if self.ranker.features != CANDIDATE_FEATURES or self.gate.features != GATE_FEATURES:
+        if self.gate.features != gate_features(self.ranker.features):
+            raise ValueError("the gate was fitted on other features: fit it again")
+        if self.ranker.features not in {CANDIDATE_FEATURES, SECOND_CANDIDATE_FEATURES}:
             raise ValueError("the model was fitted on other features: fit it again")
+        if self.second is not None and (
+            self.second.ranker.features != SECOND_CANDIDATE_FEATURES or self.second.second
+        ):
+            raise ValueError("the second stage must read the second model's view, and be last")
         return self
+
+    def escalates(self, confidence: float) -> bool:
+        """Whether a question this confident goes to the second stage."""
+        low, high = self.escalate
+        return self.second is not None and low <= confidence < high
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranking:
@@ -71,10 +97,17 @@ class Ranking(BaseModel):
         logits = self.ranker.logits(found.features)
         return np.argsort(-logits, kind="stable"), logits
 
-    def answers(self, found: Candidates, order: npt.NDArray[np.int64], logits: FloatArray) -> bool:
-        """The gate: the learned confidence, or a plainly relevant best passage that the
-        learned gate does not rule out."""
-        confidence = self.confidence(found, order, logits)
+    def answers(
+        self,
+        found: Candidates,
+        order: npt.NDArray[np.int64],
+        logits: FloatArray,
+        confidence: float | None = None,
+    ) -> bool:
+        """The gate: the learned confidence (computed unless given), or a plainly relevant
+        best passage that the learned gate does not rule out."""
+        if confidence is None:
+            confidence = self.confidence(found, order, logits)
         if confidence >= self.threshold:
             return True
         return confidence >= self.floor and plainly_relevant(found, int(order[0]))

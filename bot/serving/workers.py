@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import Literal, TypeVar
 
 from bot.serving import pipe
-from bot.serving.backends import Reloaded
+from bot.serving.backends import Reloaded, second_stage_for
 from bot.serving.pipe import (
     Add,
     Answers,
@@ -98,6 +98,7 @@ def _serve(
         send(Failed(_portable(exc)))
         return
     send(Ready(tuple(current[0].documents)))
+    threading.Thread(target=current[0].warm_second_stage, name="warm", daemon=True).start()
     while True:
         try:
             request = pipe.receive_request(conn)
@@ -121,7 +122,8 @@ def _serve(
 
 def _answers(engine: Engine, request_id: int, questions: list[str]) -> Answers | Error:
     try:
-        return Answers(request_id, tuple(engine.answer_many(questions)))
+        answers = engine.answer_many(questions, second_stage=second_stage_for(questions))
+        return Answers(request_id, tuple(answers))
     except Exception as exc:
         return Error(request_id, _portable(exc))
 

@@ -121,6 +121,8 @@ def bot_process(
         "TELEGRAM_BASE_URL": emu.base_url,
         "KNOWLEDGE_INDEX_DIR": str(index_dir),
         "BOT_STATE_DIR": str(state_dir),
+        # mpnet would be unpacked and loaded in each bot: tests/test_second_stage.py covers it
+        "KNOWLEDGE_SECOND_STAGE": "false",
         **env,
     }
     with log_path.open("ab") as log:

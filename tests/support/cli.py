@@ -24,7 +24,7 @@ import bot.manage
 import knowledge.engine
 from bot.cli import main
 from bot.settings import Settings
-from knowledge.config import default_crosslingual_dir
+from knowledge.config import default_crosslingual_dir, default_second_stage_dir
 from knowledge.embedding import BUNDLED_MODEL, Encoder
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]  # `python -m bot ARGS` as a process
@@ -118,5 +118,9 @@ def clean_environment(home: Path, cwd: Path, index_dir: Path | None) -> dict[str
         "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),
         # the session's multilingual vectors, made once (the cache of the test process)
         "KNOWLEDGE_CROSSLINGUAL_DIR": str(default_crosslingual_dir()),
+        # and the second stage's model and vectors, likewise; bot processes answer without
+        # it (mpnet would load in each), except where a test turns it on
+        "KNOWLEDGE_SECOND_STAGE_DIR": str(default_second_stage_dir()),
+        "KNOWLEDGE_SECOND_STAGE": "false",
         "BOT_STATE_DIR": str(cwd / "state"),
     }
