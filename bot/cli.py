@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -147,7 +146,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
 
-        threading.Thread(target=engine.warm_second_stage, name="warm", daemon=True).start()
+        engine.warm_second_stage()
         return chat(engine, settings)
     return _ask(engine, args.question, as_json=args.json)
 

@@ -183,10 +183,11 @@ class Engine:
             space.prepare()
 
     def warm_second_stage(self) -> None:
-        """Read (or start making) the second stage's vectors and load its models now, so that
-        the first question that needs them does not wait for it (a few seconds)."""
+        """Load the second stage's models now (a few seconds), when their vectors are in the
+        cache; otherwise start making those in the background (the models load with them).
+        The first question that needs them then does not wait."""
         for space in self._second_spaces:
-            if space.ready(crosslingual.SYNC_LIMIT) is not None:
+            if space.ready(sync_limit=0) is not None:
                 space.embedder.query("warm-up")
 
     def _second_stage_spaces(self) -> tuple[SentenceSpace, ...]:

@@ -119,6 +119,8 @@ class SentenceSpace:
 
     def _load_all(self, groups: list[tuple[str, list[str]]]) -> Space:
         parts = [self._load(key, texts) for key, texts in groups]
+        if threading.current_thread() is self._background:
+            self.embedder.query("warm-up")  # load the model too, before questions need it
         dimension = self.embedder.dimension
         vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         space = Space(vectors, _passage_vectors(self._index, vectors, dimension))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from bot.serving.backends import SECOND_STAGE_BATCH, EngineThread
+from bot.serving.backends import EngineThread, SecondStageBudget
 from knowledge import Answer, AnswerKind, Engine, mpnet
 from knowledge.ranking import MODEL_PATH, Ranking
 
@@ -53,17 +53,35 @@ def test_without_the_setting_the_first_ranking_answers(engine: Engine) -> None:
     assert plain.answer(question) != engine.answer(question)
 
 
-async def test_a_busy_bot_answers_a_big_batch_without_it(engine: Engine) -> None:
-    """A batch bigger than SECOND_STAGE_BATCH means questions queue: it is answered by the
-    first ranking alone, so that the bot keeps up; a smaller one gets the second stage."""
+async def test_a_busy_bot_answers_without_it_once_its_budget_is_spent(engine: Engine) -> None:
+    """Each engine gives the second stage to SECOND_STAGE_PER_SECOND questions a second: a
+    flooded bot keeps up, a team asking now and then always gets it."""
     question = UNSURE[0][0]
+    now = [0.0]
     backend = EngineThread(engine)
-    crowd = [question, *(f"{SURE} ({n})" for n in range(SECOND_STAGE_BATCH))]
-    small = await backend.answer_many(crowd[:SECOND_STAGE_BATCH])
-    big = await backend.answer_many(crowd)
-    assert _top3(small[0]) == _top3(engine.answer(question))
-    first_only = engine.answer_many([question], second_stage=False)[0]
-    assert _top3(big[0]) == _top3(first_only) != _top3(small[0])
+    backend.budget = SecondStageBudget(per_second=3, clock=lambda: now[0])
+    first_only = _top3(engine.answer_many([question], second_stage=False)[0])
+    second = _top3(engine.answer(question))
+    assert first_only != second
+    answered = [_top3(a) for a in await backend.answer_many([question] * 3)]
+    assert answered == [second] * 3  # the budget held three
+    assert _top3((await backend.answer_many([question]))[0]) == first_only  # spent
+    now[0] += 0.4  # a second of budget is three questions: 0.4 s refills one
+    assert _top3((await backend.answer_many([question]))[0]) == second
+    assert _top3((await backend.answer_many([question]))[0]) == first_only
+
+
+def test_the_budget_refills_at_its_rate_up_to_a_second_of_it() -> None:
+    now = [0.0]
+    budget = SecondStageBudget(per_second=5, clock=lambda: now[0])
+    assert budget.allows(["q"] * 5)
+    assert not budget.allows(["q"])
+    now[0] += 0.2
+    assert budget.allows(["q"])
+    now[0] += 60.0  # an idle minute refills only a second's worth
+    assert budget.allows(["q"] * 5)
+    assert not budget.allows(["q"])
+    assert not budget.allows(["q"] * 6)  # a batch bigger than the bucket never gets it
 
 
 def test_the_sentence_vectors_are_cached_per_document(engine: Engine) -> None:

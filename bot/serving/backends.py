@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -15,15 +15,35 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge import Answer, Document, Engine, EngineConfig, Listing, collection
 
-# A batch bigger than this means questions are queueing: it is answered without the engine's
-# second stage (about 50 ms more for each question the first ranking is unsure of), so that a
-# busy bot keeps up; a question asked alone, or with a few others, always gets it.
-SECOND_STAGE_BATCH = 4
+# The engine's second stage costs about 50 ms of CPU for each question the first ranking is
+# unsure of (a third of them). Each engine (a worker process, or the engine thread) gives it
+# to at most this many questions a second, in bursts of up to this many: a team asking a few
+# questions a minute always gets it, and a bot flooded with questions keeps up without.
+SECOND_STAGE_PER_SECOND = 5.0
 
 
-def second_stage_for(questions: list[str]) -> bool:
-    """Whether a batch of `questions` gets the engine's second stage."""
-    return len(questions) <= SECOND_STAGE_BATCH
+class SecondStageBudget:
+    """A token bucket of questions that may get the engine's second stage: a batch gets it
+    when the bucket holds a token for each of its questions."""
+
+    def __init__(
+        self,
+        per_second: float = SECOND_STAGE_PER_SECOND,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = per_second
+        self._clock = clock
+        self._tokens = per_second
+        self._last = clock()
+
+    def allows(self, questions: list[str]) -> bool:
+        now = self._clock()
+        self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if len(questions) > self._tokens:
+            return False
+        self._tokens -= len(questions)
+        return True
 
 
 class Reloaded(BaseModel):
@@ -76,13 +96,14 @@ class EngineThread:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self.budget = SecondStageBudget()
 
     @classmethod
     def load(cls, config: EngineConfig) -> EngineThread:
         """The engine loaded here, with the cores shared with the event loop."""
         _share_cores_with_the_event_loop()
         engine = Engine.load(config)
-        threading.Thread(target=engine.warm_second_stage, name="warm", daemon=True).start()
+        engine.warm_second_stage()
         return cls(engine)
 
     @property
@@ -99,7 +120,7 @@ class EngineThread:
     def _answer_many(self, questions: list[str]) -> list[Answer]:
         """Answers from the collection as it is on disk (reloaded if another process changed it)."""
         self.engine = self.engine.refreshed()
-        return self.engine.answer_many(questions, second_stage=second_stage_for(questions))
+        return self.engine.answer_many(questions, second_stage=self.budget.allows(questions))
 
     async def reload(self) -> Reloaded:
         """A new engine built in another thread; this one answers until it is ready."""

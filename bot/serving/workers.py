@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import Literal, TypeVar
 
 from bot.serving import pipe
-from bot.serving.backends import Reloaded, second_stage_for
+from bot.serving.backends import Reloaded, SecondStageBudget
 from bot.serving.pipe import (
     Add,
     Answers,
@@ -98,6 +98,7 @@ def _serve(
         send(Failed(_portable(exc)))
         return
     send(Ready(tuple(current[0].documents)))
+    budget = SecondStageBudget()
     threading.Thread(target=current[0].warm_second_stage, name="warm", daemon=True).start()
     while True:
         try:
@@ -117,12 +118,14 @@ def _serve(
                 if fresh is not current[0]:  # documents were added or removed meanwhile
                     current[0] = fresh
                     send(Documents(tuple(fresh.documents)))
-                send(_answers(fresh, request_id, list(questions)))
+                send(_answers(fresh, request_id, list(questions), budget))
 
 
-def _answers(engine: Engine, request_id: int, questions: list[str]) -> Answers | Error:
+def _answers(
+    engine: Engine, request_id: int, questions: list[str], budget: SecondStageBudget
+) -> Answers | Error:
     try:
-        answers = engine.answer_many(questions, second_stage=second_stage_for(questions))
+        answers = engine.answer_many(questions, second_stage=budget.allows(questions))
         return Answers(request_id, tuple(answers))
     except Exception as exc:
         return Error(request_id, _portable(exc))
