@@ -1,6 +1,6 @@
 """Answer quality per kind of question: the own set by held-out folds, and the check sets.
 
-    python -m benchmarks.quality [--folds 5] [--check PATH.jsonl ...]
+    python -m benchmarks.quality [--folds 5] [--folds-by kind|passage] [--check PATH.jsonl ...]
 
 The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
 question's fold (as `train_ranking` chooses them); check sets, by default
@@ -65,6 +65,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--check", type=Path, nargs="*", default=None)
+    parser.add_argument(
+        "--folds-by",
+        choices=("kind", "passage"),
+        default="kind",
+        help="stratify the folds by kind, or keep questions about one passage in one fold",
+    )
     args = parser.parse_args()
     checks = args.check
     if checks is None:
@@ -82,6 +88,7 @@ def main() -> None:
                 args.folds,
                 shipped.strength,
                 band=shipped.escalate,
+                by_passage=args.folds_by == "passage",
             ),
         )
         other_languages(engine)

@@ -129,11 +129,15 @@ def cross_validate(
     *,
     seed: int = 7,
     band: tuple[float, float] = (0.0, 0.0),
+    by_passage: bool = False,
 ) -> list[Outcome]:
-    """Each question answered by a model fitted without its fold."""
+    """Each question answered by a model fitted without its fold; with `by_passage`, the
+    questions answered by the same passage share a fold (the held-out ones ask about facts
+    the model was not fitted on)."""
     outcomes: list[Outcome] = []
     original = engine.ranking
-    for fold in _folds(data, folds, seed):
+    split = _folds_by_passage if by_passage else _folds
+    for fold in split(data, folds, seed):
         held_out = set(fold)
         train = [e for i, e in enumerate(data) if i not in held_out]
         engine.ranking = fit(train, strength, band)
@@ -202,6 +206,22 @@ def _folds(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
         for i in members:
             out[position % folds].append(i)
             position += 1
+    return out
+
+
+def _folds_by_passage(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
+    """Folds of whole groups: the questions whose first gold passage is the same (each
+    unanswerable question alone), the largest groups first, each to the smallest fold."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, e in enumerate(data):
+        key = ("passage", int(e.found.passages[e.labels].min())) if e.labels.any() else ("q", i)
+        groups.setdefault(key, []).append(i)
+    members = list(groups.values())
+    random.Random(seed).shuffle(members)
+    members.sort(key=len, reverse=True)
+    out: list[list[int]] = [[] for _ in range(folds)]
+    for group in members:
+        min(out, key=len).extend(group)
     return out
 
 
