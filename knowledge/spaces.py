@@ -88,6 +88,10 @@ class SentenceSpace:
             if missing > sync_limit:
                 self._start_background(groups)
                 return None
+            making = self._background
+        if making is not None:  # already being made: wait for it rather than make them twice
+            making.join()
+            return self._space
         return self._load_all(groups)
 
     def prepare(self) -> Space:
