@@ -634,9 +634,25 @@ def warm_up(emu: TimedEmulator, rng: random.Random, used: set[str]) -> str:
     return f"warm-up: {answered}/{len(questions)} answered in {time.monotonic() - started:.1f} s"
 
 
+def settle(pid: int, quiet: float = 1.0, limit: float = 180.0) -> str:
+    """Wait until the bot and its workers have done starting (the bot polls once its first
+    worker is ready; the others are still loading models): a second in which the whole
+    process tree uses under a tenth of a core."""
+    started = time.monotonic()
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(quiet)
+        now = tree_cpu_seconds(pid)
+        if now - before < 0.1 * quiet:
+            break
+        before = now
+    return f"settled: the bot's processes idle {time.monotonic() - started:.1f} s after polling"
+
+
 def drive(emu: TimedEmulator, pid: int, args: argparse.Namespace) -> list[Phase]:
     """The paced phase, then the flat-out phase, over the same chats with new questions."""
     rng, used = random.Random(args.seed), set[str]()
+    print(settle(pid))
     print(warm_up(emu, rng, used))
     users = [emu.new_user(f"User{number}") for number in range(args.chats)]
     chats = [(emu.private_chat(user), user) for user in users]

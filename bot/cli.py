@@ -143,10 +143,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in {"add", "remove", "documents"}:
         return _manage(args, settings)
     engine = Engine.load(settings.engine_config(), progress=sys.stderr.isatty())
+    engine.warm_second_stage(wait=True)  # the same answers on a first run as on later ones
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
 
-        engine.warm_second_stage()
         return chat(engine, settings)
     return _ask(engine, args.question, as_json=args.json)
 

@@ -182,12 +182,14 @@ class Engine:
         for space in self._second_spaces:
             space.prepare()
 
-    def warm_second_stage(self) -> None:
-        """Load the second stage's models now (a few seconds), when their vectors are in the
-        cache; otherwise start making those in the background (the models load with them).
-        The first question that needs them then does not wait."""
+    def warm_second_stage(self, *, wait: bool = False) -> None:
+        """Load the second stage's models now (a few seconds), so that the first question
+        that needs them does not wait for that. Vectors not yet in the cache are made in the
+        background, and questions get the first stage alone meanwhile; with `wait`, they are
+        made now unless there are many (as for other languages: see crosslingual.SYNC_LIMIT).
+        """
         for space in self._second_spaces:
-            if space.ready(sync_limit=0) is not None:
+            if space.ready(crosslingual.SYNC_LIMIT if wait else 0) is not None:
                 space.embedder.query("warm-up")
 
     def _second_stage_spaces(self) -> tuple[SentenceSpace, ...]:
@@ -241,11 +243,11 @@ class Engine:
 
     def _second_view(self, text: str, found: Candidates) -> Candidates | None:
         """The candidates with the second stage's models' view of them; None when they are
-        off or not installed, or their vectors are still being made (in the background, for
-        a collection with many sentences not yet embedded; as for other languages)."""
+        off or not installed, or their vectors are not in the cache yet (they are made in the
+        background meanwhile: a question never waits for them; see warm_second_stage)."""
         if not self._second_spaces:
             return None
-        spaces = [space.ready(crosslingual.SYNC_LIMIT) for space in self._second_spaces]
+        spaces = [space.ready(sync_limit=0) for space in self._second_spaces]
         if any(space is None for space in spaces):
             return None
         vectors = self._second_vectors.get(text)

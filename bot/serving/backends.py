@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge import Answer, Document, Engine, EngineConfig, Listing, collection
 
-# The engine's second stage costs about 50 ms of CPU for each question the first ranking is
+# The engine's second stage costs about 65 ms of CPU for each question the first ranking is
 # unsure of (a third of them). Each engine (a worker process, or the engine thread) gives it
 # to at most this many questions a second, in bursts of up to this many: a team asking a few
-# questions a minute always gets it, and a bot flooded with questions keeps up without.
-SECOND_STAGE_PER_SECOND = 5.0
+# questions a minute always gets it, and a bot flooded with questions keeps up without
+# (BENCHMARKS.md, the bot under load: 5 a second cost the p50 at 100 questions/s 20-40 ms).
+SECOND_STAGE_PER_SECOND = 2.0
 
 
 class SecondStageBudget:

@@ -94,12 +94,12 @@ def _serve(
 
     try:
         current = [Engine.load(config)]
+        current[0].warm_second_stage()  # its models, before the first question needs them
     except Exception as exc:  # reported to the parent, which raises it
         send(Failed(_portable(exc)))
         return
     send(Ready(tuple(current[0].documents)))
     budget = SecondStageBudget()
-    threading.Thread(target=current[0].warm_second_stage, name="warm", daemon=True).start()
     while True:
         try:
             request = pipe.receive_request(conn)
