@@ -188,9 +188,19 @@ class Engine:
         background, and questions get the first stage alone meanwhile; with `wait`, they are
         made now unless there are many (as for other languages: see crosslingual.SYNC_LIMIT).
         """
-        for space in self._second_spaces:
-            if space.ready(crosslingual.SYNC_LIMIT if wait else 0) is not None:
-                space.embedder.query("warm-up")
+        try:
+            for space in self._second_spaces:
+                if space.ready(crosslingual.SYNC_LIMIT if wait else 0) is not None:
+                    space.embedder.query("warm-up")
+        except (OSError, KnowledgeError) as exc:
+            self._second_stage_failed(exc)
+
+    def _second_stage_failed(self, exc: Exception) -> None:
+        """A second stage that cannot work (its folder unwritable, say) is turned off, with
+        one warning: the first stage answers on its own."""
+        if self._second_spaces:
+            log.warning("second stage off: %s (KNOWLEDGE_SECOND_STAGE_DIR)", exc)
+        self._second_spaces = ()
 
     def _second_stage_spaces(self) -> tuple[SentenceSpace, ...]:
         """The e5 and mpnet spaces of the second stage; none when it is off or a model is
@@ -252,7 +262,12 @@ class Engine:
             return None
         vectors = self._second_vectors.get(text)
         if vectors is None:
-            vectors = self._second_vectors[text] = _query_vectors(self._second_spaces, text)
+            try:
+                vectors = _query_vectors(self._second_spaces, text)
+            except (OSError, KnowledgeError) as exc:
+                self._second_stage_failed(exc)
+                return None
+            self._second_vectors[text] = vectors
         views = [(v, s) for v, s in zip(vectors, spaces, strict=True) if s is not None]
         return with_second_view(self.index, found, views)
 

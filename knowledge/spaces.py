@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.errors import KnowledgeError
 from knowledge.safefiles import write_atomic
 from knowledge.store import PassageIndex
 
@@ -104,9 +105,17 @@ class SentenceSpace:
         """(Call with the lock.)"""
         if self._background is None:
             self._background = threading.Thread(
-                target=self._load_all, args=(groups,), name=self._name, daemon=True
+                target=self._make, args=(groups,), name=self._name, daemon=True
             )
             self._background.start()
+
+    def _make(self, groups: list[tuple[str, list[str]]]) -> None:
+        """_load_all in the background thread: a failure is a warning, and the vectors stay
+        missing (questions do without them)."""
+        try:
+            self._load_all(groups)
+        except (OSError, KnowledgeError) as exc:
+            log.warning("%s sentence vectors not made: %s", self._name, exc)
 
     def _sentence_groups(self) -> list[tuple[str, list[str]]]:
         """The index's sentences by document, with their cache keys (call with the lock)."""

@@ -4,6 +4,9 @@ models, on the real corpus."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pydantic
 import pytest
 
@@ -82,6 +85,23 @@ def test_the_budget_refills_at_its_rate_up_to_a_second_of_it() -> None:
     assert budget.allows(["q"] * 5)
     assert not budget.allows(["q"])
     assert not budget.allows(["q"] * 6)  # a batch bigger than the bucket never gets it
+
+
+def test_a_second_stage_that_cannot_work_is_turned_off_with_one_warning(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its folder is a file, say: the first stage answers alone; nothing fails."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    config = engine.config.model_copy(update={"second_stage_dir": blocked})
+    broken = Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
+    question = UNSURE[0][0]
+    with caplog.at_level(logging.WARNING, logger="knowledge.engine"):
+        broken.warm_second_stage(wait=True)
+        answer = broken.answer(question)
+    assert _top3(answer) == _top3(engine.answer_many([question], second_stage=False)[0])
+    warnings = [r for r in caplog.records if "second stage off" in r.getMessage()]
+    assert len(warnings) == 1, caplog.records
 
 
 def test_the_sentence_vectors_are_cached_per_document(engine: Engine) -> None:
