@@ -91,7 +91,10 @@ def engine(encoder: Encoder, tmp_path_factory: pytest.TempPathFactory) -> Engine
         root = root.parent
     with (root / "engine-index.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        config = EngineConfig(corpus_dir=CORPUS_DIR, index_dir=root / "engine-index")
+        # The second stage (mpnet) is tested with its own engine, tests/test_second_stage.py.
+        config = EngineConfig(
+            corpus_dir=CORPUS_DIR, index_dir=root / "engine-index", second_stage=False
+        )
         engine = Engine.load(config, encoder=encoder)
         engine.prepare_other_languages()
         return engine

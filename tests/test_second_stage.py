@@ -26,6 +26,15 @@ UNSURE = [
 SURE = "When was the small giants list introduced?"
 
 
+@pytest.fixture(scope="module")
+def engine(engine: Engine) -> Engine:
+    """The session's engine with the second stage on (as shipped), its models loaded."""
+    config = engine.config.model_copy(update={"second_stage": True})
+    staged = Engine(config, engine.documents, engine.encoder, engine.index, "loaded")
+    staged.warm_second_stage(wait=True)
+    return staged
+
+
 def _top3(answer: Answer) -> list[str]:
     return [c.text for c in answer.citations[:3]]
 
