@@ -61,7 +61,7 @@ class Example:
 def examples(engine: Engine, questions: Sequence[Question]) -> list[Example]:
     texts = [q.question for q in questions]
     found = engine.candidates_many(texts)
-    viewed = engine.candidates_many(texts, second=True)
+    viewed = engine.second_views(texts, found)
     return [
         Example(
             q,

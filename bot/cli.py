@@ -143,7 +143,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in {"add", "remove", "documents"}:
         return _manage(args, settings)
     engine = Engine.load(settings.engine_config(), progress=sys.stderr.isatty())
-    engine.warm_second_stage(wait=True)  # the same answers on a first run as on later ones
+    # Its vectors now, for the same answers on a first run as on later ones; its models too
+    # for a chat (an `ask` loads them only if a question needs them).
+    engine.warm_second_stage(wait=True, models=args.command == "chat")
     if args.command == "chat":
         from bot.chat import chat  # noqa: PLC0415
 

@@ -182,15 +182,16 @@ class Engine:
         for space in self._second_spaces:
             space.prepare()
 
-    def warm_second_stage(self, *, wait: bool = False) -> None:
-        """Load the second stage's models now (a few seconds), so that the first question
-        that needs them does not wait for that. Vectors not yet in the cache are made in the
-        background, and questions get the first stage alone meanwhile; with `wait`, they are
-        made now unless there are many (as for other languages: see crosslingual.SYNC_LIMIT).
-        """
+    def warm_second_stage(self, *, wait: bool = False, models: bool = True) -> None:
+        """Load the second stage's models now (a few seconds; not without `models`), so that
+        the first question that needs them does not wait for that. Vectors not yet in the
+        cache are made in the background, and questions get the first stage alone meanwhile;
+        with `wait`, they are made now unless there are many (as for other languages: see
+        crosslingual.SYNC_LIMIT)."""
         try:
             for space in self._second_spaces:
-                if space.ready(crosslingual.SYNC_LIMIT if wait else 0) is not None:
+                ready = space.ready(crosslingual.SYNC_LIMIT if wait else 0)
+                if ready is not None and models:
                     space.embedder.query("warm-up")
         except (OSError, KnowledgeError) as exc:
             self._second_stage_failed(exc)
@@ -234,21 +235,23 @@ class Engine:
                 answers.append(self._answer(question, queries[text], truncated, second_stage))
         return answers
 
-    def candidates_many(self, questions: list[str], *, second: bool = False) -> list[Candidates]:
-        """The candidates and signals the ranking sees, for fitting and inspecting it; with
-        `second`, the second model's view too (made now if need be)."""
+    def candidates_many(self, questions: list[str]) -> list[Candidates]:
+        """The candidates and signals the ranking sees, for fitting and inspecting it."""
         prepared = [self._prepare(q)[0] for q in questions]
         queries = self._queries(prepared)
-        found = [candidates(self.index, queries[text]) for text in prepared]
-        if not second:
-            return found
+        return [candidates(self.index, queries[text]) for text in prepared]
+
+    def second_views(self, questions: list[str], found: list[Candidates]) -> list[Candidates]:
+        """The same candidates (from `candidates_many`) with the second stage's view of them
+        too, its vectors made now if need be; for fitting the second stage."""
         if not self._second_spaces:
             raise KnowledgeError("the second stage is off, or its models are not installed")
         for space in self._second_spaces:
             space.prepare()
+        texts = [self._prepare(q)[0] for q in questions]
         return [
             f if (v := self._second_view(text, f)) is None else v
-            for text, f in zip(prepared, found, strict=True)
+            for text, f in zip(texts, found, strict=True)
         ]
 
     def _second_view(self, text: str, found: Candidates) -> Candidates | None:
@@ -257,8 +260,10 @@ class Engine:
         background meanwhile: a question never waits for them; see warm_second_stage)."""
         if not self._second_spaces:
             return None
-        spaces = [space.ready(sync_limit=0) for space in self._second_spaces]
-        if any(space is None for space in spaces):
+        spaces = [
+            s for space in self._second_spaces if (s := space.ready(sync_limit=0)) is not None
+        ]
+        if len(spaces) < len(self._second_spaces):
             return None
         vectors = self._second_vectors.get(text)
         if vectors is None:
@@ -268,8 +273,7 @@ class Engine:
                 self._second_stage_failed(exc)
                 return None
             self._second_vectors[text] = vectors
-        views = [(v, s) for v, s in zip(vectors, spaces, strict=True) if s is not None]
-        return with_second_view(self.index, found, views)
+        return with_second_view(self.index, found, list(zip(vectors, spaces, strict=True)))
 
     def _prepare(self, question: str) -> tuple[str, bool]:
         text = clean_question(question)

@@ -90,6 +90,7 @@ class Mpnet:
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = cache_dir
+        self._loaded: Encoder | None = None
 
     def sentences(self, texts: list[str]) -> FloatArray:
         return self._encoder().encode(texts, batch_size=16)
@@ -98,8 +99,10 @@ class Mpnet:
         return np.asarray(self._encoder().encode_queries([text])[0], dtype=np.float32)
 
     def _encoder(self) -> Encoder:
-        with _LOCK:
-            folder = model_folder(self._cache_dir)
-            if folder not in _ENCODERS:
-                _ENCODERS[folder] = Encoder(str(folder))
-            return _ENCODERS[folder]
+        if self._loaded is None:
+            with _LOCK:
+                folder = model_folder(self._cache_dir)
+                if folder not in _ENCODERS:
+                    _ENCODERS[folder] = Encoder(str(folder))
+                self._loaded = _ENCODERS[folder]
+        return self._loaded

@@ -110,9 +110,11 @@ class SentenceSpace:
             self._background.start()
 
     def _make(self, groups: list[tuple[str, list[str]]]) -> None:
-        """_load_all in the background thread: a failure is a warning, and the vectors stay
-        missing (questions do without them)."""
+        """The background thread: the model, then the vectors, so that both are ready when
+        questions first see the vectors. A failure is a warning, and the vectors stay missing
+        (questions do without them)."""
         try:
+            self.embedder.query("warm-up")
             self._load_all(groups)
         except (OSError, KnowledgeError) as exc:
             log.warning("%s sentence vectors not made: %s", self._name, exc)
@@ -132,8 +134,6 @@ class SentenceSpace:
 
     def _load_all(self, groups: list[tuple[str, list[str]]]) -> Space:
         parts = [self._load(key, texts) for key, texts in groups]
-        if threading.current_thread() is self._background:
-            self.embedder.query("warm-up")  # load the model too, before questions need it
         dimension = self.embedder.dimension
         vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         space = Space(vectors, _passage_vectors(self._index, vectors, dimension))
