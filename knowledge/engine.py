@@ -85,7 +85,7 @@ class Engine:
         self._subject_terms = frozenset(terms(self.subject))
         self._by_id = {doc.doc_id: doc for doc in documents}
         self._names = name_terms(documents)
-        self._speller = SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
+        self._speller = SpellingCorrector.for_documents(documents)
         self._vectors: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(_QUERY_CACHE_SIZE)
         self._second_vectors: LRUCache[str, tuple[npt.NDArray[np.float32], ...]] = LRUCache(
             _QUERY_CACHE_SIZE

@@ -13,6 +13,8 @@ from importlib import resources
 
 from symspellpy import SymSpell, Verbosity
 
+from knowledge.models import Document
+from knowledge.sources import source_names
 from knowledge.text import terms
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -62,6 +64,11 @@ class SpellingCorrector:
         for word in self._collection - lower_case:
             if len(word) >= _MIN_LENGTH and word.isascii():
                 self._names.create_dictionary_entry(word, 1)
+
+    @classmethod
+    def for_documents(cls, documents: list[Document]) -> SpellingCorrector:
+        """Over the documents' titles and text, and the names of their sources ("SCMP")."""
+        return cls([f"{doc.title}\n{doc.body}" for doc in documents] + source_names(documents))
 
     def unknown_names(self, question: str) -> int:
         """How many capitalised words after the first the collection never uses, nor a word

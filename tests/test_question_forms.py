@@ -9,6 +9,7 @@ from knowledge import Document, spelling
 from knowledge.corpus import load_corpus
 from knowledge.focus import name_terms
 from knowledge.language import foreign_script
+from knowledge.sources import publisher_names
 from knowledge.spelling import SpellingCorrector
 from knowledge.subject import collection_subject
 from knowledge.text import question_core
@@ -22,7 +23,7 @@ def documents() -> list[Document]:
 
 @pytest.fixture(scope="module")
 def speller(documents: list[Document]) -> SpellingCorrector:
-    return SpellingCorrector([f"{doc.title}\n{doc.body}" for doc in documents])
+    return SpellingCorrector.for_documents(documents)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,9 @@ def test_misspelt_words_are_corrected_against_the_collection(
         ("Who founded DeepSeek?", 0),
         ("What does MIIT do for SMEs?", 0),
         ("Canada?", 0),  # the first word is capitalised anyway
+        # A source's name, or its initials, as the answers show them (publisher metadata)
+        ("Which technologies does the SCMP opinion piece say converge?", 0),
+        ("What does the South China Morning Post say about unicorns?", 0),
     ],
 )
 def test_names_the_collection_never_uses_are_counted(
@@ -135,3 +139,21 @@ def test_a_huge_word_is_left_alone_without_listing_its_edits(
     monkeypatch.setattr(spelling, "_one_edit", listing)
     word = "patnetz" * 2_000
     assert speller.correct(f"little giants {word}") == f"little giants {word}"
+
+
+@pytest.mark.parametrize(
+    ("publisher", "names"),
+    [
+        ("South China Morning Post", {"South China Morning Post", "SCMP"}),
+        ("Asia Times, from ORCA", {"Asia Times", "ORCA"}),
+        ("SCMP, via a news aggregator", {"SCMP"}),
+        (
+            "Ministry of Industry and Information Technology",
+            {"Ministry of Industry and Information Technology", "MIIT"},
+        ),
+        ("Business Insider", {"Business Insider"}),  # "BI" would stand for too much
+        ("unnamed blog", set()),
+    ],
+)
+def test_a_publisher_gives_its_names_and_initials(publisher: str, names: set[str]) -> None:
+    assert publisher_names(publisher) == names
