@@ -154,7 +154,7 @@ def cold_row(runs: list[dict[str, Any]]) -> list[str]:
     """Median total spawn-to-answer time, with the medians of its phases."""
 
     def phase(start: str, end: str) -> float:
-        return statistics.median(r[end] - r[start] for r in runs)
+        return float(statistics.median(r[end] - r[start] for r in runs))
 
     total = phase("spawned", "answered")
     parts = (

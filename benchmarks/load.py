@@ -32,7 +32,8 @@ from telegram.constants import FloodLimit
 
 from benchmarks._common import peak_rss_mb, percentiles, print_header, print_table
 from knowledge.config import default_crosslingual_dir, default_second_stage_dir
-from tests.support.botrunner import REPO, bot_process
+from tests.support.botrunner import bot_process
+from tests.support.data import REPO
 from tests.support.emulator import JSON, BotApiEmulator, Call
 from tests.support.processes import descendants_of, engine_workers, fork_server
 
@@ -411,6 +412,7 @@ def running_bot(
         **model_caches(),
         **workers,
     )
+    assert isinstance(process, subprocess.Popen)  # fresh_interpreter: a real interpreter
     started = time.monotonic()
     try:
         emu.wait_for(lambda: process.poll() is not None or emu.calls("getUpdates"), 180)
