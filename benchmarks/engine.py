@@ -38,6 +38,7 @@ from knowledge.text import terms
 BUILDS = 3
 COLD_STARTS = 3
 WARM_ANSWERS = 600
+WARM_UP = 10  # questions answered before timing
 CACHED_QUESTIONS, CACHED_ROUNDS = 50, 10
 ENCODER_CALLS = 100
 BATCH_SIZES = (1, 8, 32)
@@ -200,7 +201,7 @@ def answer_rows(engine: Engine) -> list[list[str]]:
     """Warm, cached and encoder-only latency, then batch throughput, on fresh questions."""
     pool = question_pool(engine)
     engine.warm_second_stage()  # its models load once, as a bot's workers do before answering
-    for question in take(pool, 10):  # warm-up, not timed
+    for question in take(pool, WARM_UP):  # warm-up, not timed
         engine.answer(question)
     warm_questions = take(pool, WARM_ANSWERS)
     warm, kinds = time_answers(engine, warm_questions)

@@ -88,6 +88,7 @@ def main() -> None:
                 args.folds,
                 shipped.strength,
                 band=shipped.escalate,
+                margin=shipped.escalate_margin,
                 by_passage=args.folds_by == "passage",
             ),
         )

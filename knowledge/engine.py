@@ -19,7 +19,7 @@ from knowledge.features import Candidates, Query, candidates, with_second_view
 from knowledge.focus import Focus, name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.models import Answer, AnswerKind, Citation, Document, DocumentInfo
-from knowledge.ranking import Ranking, probabilities
+from knowledge.ranking import Ranking, lead, probabilities
 from knowledge.spaces import SentenceSpace
 from knowledge.spelling import SpellingCorrector
 from knowledge.store import (
@@ -328,7 +328,11 @@ class Engine:
         stage = self.ranking
         order, logits = stage.rank(found)
         confidence = stage.confidence(found, order, logits)
-        if second_stage and stage.second is not None and stage.escalates(confidence):
+        if (
+            second_stage
+            and stage.second is not None
+            and stage.escalates(confidence, lead(logits, order))
+        ):
             viewed = self._second_view(query.text, found)
             if viewed is not None:
                 stage, found = stage.second, viewed

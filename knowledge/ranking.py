@@ -69,6 +69,9 @@ class Ranking(BaseModel):
     strength: float = 1.0  # the regularisation it was fitted with (chosen by cross-validation)
     second: Ranking | None = None
     escalate: tuple[float, float] = (0.0, 0.0)  # [low, high) confidence that goes to `second`
+    # ... and, above that band, a best candidate that leads the next by less than this score:
+    # sure that something answers, unsure which.
+    escalate_margin: float = 0.0
 
     @model_validator(mode="after")
     def _features_match(self) -> Ranking:
@@ -82,10 +85,13 @@ class Ranking(BaseModel):
             raise ValueError("the second stage must read the second model's view, and be last")
         return self
 
-    def escalates(self, confidence: float) -> bool:
-        """Whether a question this confident goes to the second stage."""
+    def escalates(self, confidence: float, margin: float = float("inf")) -> bool:
+        """Whether a question this confident, its best candidate leading the next by
+        `margin` (in score), goes to the second stage."""
         low, high = self.escalate
-        return self.second is not None and low <= confidence < high
+        if self.second is None or confidence < low:
+            return False
+        return confidence < high or margin < self.escalate_margin
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranking:
@@ -141,6 +147,11 @@ def plainly_relevant(found: Candidates, row: int) -> bool:
         relevance >= _PLAIN_RELEVANCE
         and (not names_only or values[_COLUMN["focus"]] >= _PLAIN_FOCUS)
     )
+
+
+def lead(logits: FloatArray, order: npt.NDArray[np.int64]) -> float:
+    """How far the best candidate's score is above the next one's (inf when it is alone)."""
+    return float(logits[order[0]] - logits[order[1]]) if order.size > 1 else float("inf")
 
 
 def gate_row(found: Candidates, logits: FloatArray, order: npt.NDArray[np.int64]) -> FloatArray:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.serving.backends import EngineThread, SecondStageBudget
 from knowledge import Answer, AnswerKind, Engine, mpnet
-from knowledge.ranking import MODEL_PATH, Ranking
+from knowledge.ranking import MODEL_PATH, Ranking, lead
 
 # (question, what an excerpt answering it says): found only by the second stage
 UNSURE = [
@@ -55,6 +55,28 @@ def test_a_question_the_first_ranking_is_sure_of_is_not(engine: Engine) -> None:
     order, logits = engine.ranking.rank(found)
     assert not engine.ranking.escalates(engine.ranking.confidence(found, order, logits))
     assert engine.answer(SURE) == engine.answer_many([SURE], second_stage=False)[0]
+
+
+def test_a_sure_question_whose_two_best_are_close_can_be_ranked_again(engine: Engine) -> None:
+    """Above the band, a ranking may escalate a question whose best candidate leads the next
+    by less than its `escalate_margin` (sure that something answers, unsure which)."""
+    shipped = engine.ranking
+    found = engine.candidates_many([SURE])[0]
+    order, logits = shipped.rank(found)
+    confidence, gap = shipped.confidence(found, order, logits), lead(logits, order)
+    assert confidence >= shipped.escalate[1]
+    assert not shipped.model_copy(update={"escalate_margin": gap}).escalates(confidence, gap)
+    by_lead = shipped.model_copy(update={"escalate_margin": gap + 0.01})
+    assert by_lead.escalates(confidence, gap)
+    every = shipped.model_copy(update={"escalate": (0.0, 1.01)})
+    try:
+        engine.ranking = by_lead
+        answer = engine.answer(SURE)
+        engine.ranking = every
+        assert answer == engine.answer(SURE)  # as the second stage answers it
+        assert answer != engine.answer_many([SURE], second_stage=False)[0]
+    finally:
+        engine.ranking = shipped
 
 
 def test_without_the_setting_the_first_ranking_answers(engine: Engine) -> None:
