@@ -149,16 +149,16 @@ def plainly_relevant(found: Candidates, row: int) -> bool:
     )
 
 
-def lead(logits: FloatArray, order: npt.NDArray[np.int64]) -> float:
-    """How far the best candidate's score is above the next one's (inf when it is alone)."""
-    return float(logits[order[0]] - logits[order[1]]) if order.size > 1 else float("inf")
+def lead(logits: FloatArray, order: npt.NDArray[np.int64], alone: float = float("inf")) -> float:
+    """How far the best candidate's score is above the next one's (`alone` when it is)."""
+    return float(logits[order[0]] - logits[order[1]]) if order.size > 1 else alone
 
 
 def gate_row(found: Candidates, logits: FloatArray, order: npt.NDArray[np.int64]) -> FloatArray:
     """The gate's features: the best candidate's score, its lead, its signals, the question's."""
     best = float(logits[order[0]])
-    second = float(logits[order[1]]) if order.size > 1 else best - 5.0
-    return np.concatenate([[best, best - second], found.features[order[0]], found.question]).astype(
+    margin = lead(logits, order, alone=5.0)
+    return np.concatenate([[best, margin], found.features[order[0]], found.question]).astype(
         np.float32
     )
 

@@ -54,14 +54,14 @@ class SpellingCorrector:
         self._stems = frozenset(terms(" ".join(texts)))
         self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         # Only words the collection writes in lower case somewhere: names never are.
-        for word, count in Counter(w for w in words if w.islower()).items():
+        lower_case = Counter(w for w in words if w.islower())
+        for word, count in lower_case.items():
             if len(word) >= _MIN_LENGTH and word.isascii():
                 self._symspell.create_dictionary_entry(word, count)
         # And the words it writes only capitalised (names), to tell a slip of a known name
         # from a name it never uses.
-        lower_case = {w for w in words if w.islower()}
         self._names = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
-        for word in self._collection - lower_case:
+        for word in self._collection - lower_case.keys():
             if len(word) >= _MIN_LENGTH and word.isascii():
                 self._names.create_dictionary_entry(word, 1)
 
