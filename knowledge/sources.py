@@ -12,9 +12,10 @@ from collections.abc import Iterable
 
 from knowledge.models import DocumentInfo
 
-# A run of capitalised words, with the small words names keep inside them.
-_NAME = re.compile(r"[A-Z][\w&'’-]*(?:\s+(?:(?:of|for|and|on|the|&)\s+)*[A-Z][\w&'’-]*)*")
-_SMALL = frozenset({"of", "for", "and", "on", "the", "&"})
+# The small words names keep inside them, and a run of capitalised words with them.
+_SMALL = ("of", "for", "and", "on", "the", "&")
+_WORD = r"[A-Z][\w&'’-]*"
+_NAME = re.compile(rf"{_WORD}(?:\s+(?:(?:{'|'.join(map(re.escape, _SMALL))})\s+)*{_WORD})*")
 _MIN_INITIALS = 3  # "BI" or "AT" would stand for too much
 
 
