@@ -33,7 +33,7 @@ from benchmarks._common import (
 )
 from knowledge import AnswerKind, Engine, EngineConfig, collection
 from knowledge.corpus import load_corpus
-from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.embedding import Encoder
 from knowledge.ingest import read_file
 
 SYLLABLES = ("ka", "lo", "mi", "ren", "tav", "zu", "qui", "bel", "dor", "fen", "sa", "vo")
@@ -149,7 +149,7 @@ def main() -> None:
     kept = root / "facts.json"
     try:
         config = EngineConfig(collection_dir=root / "collection", index_dir=root / "index")
-        encoder = Encoder(BUNDLED_MODEL)
+        encoder = Encoder(config.model)
         if kept.exists():
             print(f"reusing the collection grown in {root}")
             questions, answers = json.loads(kept.read_text(encoding="utf-8"))

@@ -1,11 +1,12 @@
 """Answer quality per kind of question: the own set by held-out folds, and the check sets.
 
-    python -m benchmarks.quality [--folds 5] [--folds-by kind|passage] [--check PATH.jsonl ...]
+    python -m benchmarks.quality [--folds 5] [--folds-by kind|passage] [--seed 7]
+                                 [--check PATH.jsonl ...]
 
 The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
-question's fold (as `train_ranking` chooses them); check sets, by default
-../shared/eval/dev.jsonl and chat.jsonl when present and benchmarks/checks/*.jsonl (never
-fitted on), by the shipped model. The own
+question's fold, the encoder's adapter and the ranking (as `train_ranking` chooses them);
+check sets, by default ../shared/eval/dev.jsonl and chat.jsonl when present and
+benchmarks/checks/*.jsonl (never fitted on), by the shipped models. The own
 questions in other languages are answered across languages, with the score at each
 threshold of the multilingual match (the shipped one was chosen from these).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from benchmarks._common import print_footer, print_header
 from benchmarks.scoring import (
+    ENGLISH_KINDS,
     SHARED_EVAL,
     Outcome,
     by_kind,
@@ -27,7 +29,7 @@ from benchmarks.scoring import (
     own_questions,
     summary,
 )
-from benchmarks.train_ranking import ENGLISH_KINDS, cross_validate, english_examples
+from benchmarks.train_ranking import cross_fitted, cross_validate, english_examples, folds_of
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
@@ -64,6 +66,7 @@ def other_languages(engine: Engine) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7, help="of the fold split")
     parser.add_argument("--check", type=Path, nargs="*", default=None)
     parser.add_argument(
         "--folds-by",
@@ -77,19 +80,22 @@ def main() -> None:
         shared = [p for p in (SHARED_EVAL / "dev.jsonl", SHARED_EVAL / "chat.jsonl") if p.exists()]
         checks = [*shared, *sorted(CHECKS_DIR.glob("*.jsonl"))]
     print_header("answer quality")
-    with tempfile.TemporaryDirectory() as scratch:
-        engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
         shipped = Ranking.load()
+        own = english_examples(engine)
+        split = folds_of(own, args.folds, args.seed, by_passage=args.folds_by == "passage")
+        data, engines = cross_fitted(engine, own, split, scratch)
         report(
             "own set, held-out folds",
             cross_validate(
-                engine,
-                english_examples(engine),
-                args.folds,
+                engines,
+                data,
+                split,
                 shipped.strength,
                 band=shipped.escalate,
                 margin=shipped.escalate_margin,
-                by_passage=args.folds_by == "passage",
             ),
         )
         other_languages(engine)

@@ -20,6 +20,12 @@ QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
+# Questions in other languages take another path (knowledge/language.py), not the ranking.
+ENGLISH_KINDS = frozenset(
+    {"in", "paraphrase", "informal", "typo", "elliptical", "multi", "out", "hard-out", "furniture"}
+)
+
+
 @dataclass(frozen=True)
 class Question:
     id: str

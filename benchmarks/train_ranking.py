@@ -4,13 +4,14 @@
 
 Regularisation and threshold are chosen by k-fold cross-validation over questions; the
 held-out-fold figures are printed, then the model fitted on every question is written
-(unless --dry-run). dev.jsonl and chat.jsonl are never used here: they are checks.
+(unless --dry-run). Every question is seen as a new one would be: by a model tuned
+without its fold (`cross_fitted`; the shipped adapter is fitted first, by
+`benchmarks.train_encoder`). dev.jsonl and chat.jsonl are never used here: they are checks.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,23 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.engine import WARM_ANSWERS, WARM_UP, question_pool, take
-from benchmarks.scoring import Outcome, Question, is_hit, outcome, own_questions, summary
+from benchmarks.scoring import (
+    ENGLISH_KINDS,
+    Outcome,
+    Question,
+    is_hit,
+    outcome,
+    own_questions,
+    summary,
+)
+from benchmarks.train_encoder import (
+    group_folds,
+    shipped_settings,
+    stratified_folds,
+    training_pairs,
+    tune,
+    tuned_engine,
+)
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig
 from knowledge.features import CANDIDATE_FEATURES, Candidates
@@ -35,10 +52,6 @@ from knowledge.ranking import (
     lead,
 )
 
-# Questions in other languages take another path (knowledge/language.py), not this model.
-ENGLISH_KINDS = frozenset(
-    {"in", "paraphrase", "informal", "typo", "elliptical", "multi", "out", "hard-out", "furniture"}
-)
 STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0)
 DECLINE_WEIGHT = 1.0  # a wrongly answered negative costs as much as a missed answer
 # Below this learned confidence the plain-relevance floor does not apply. Chosen on held-out
@@ -149,31 +162,70 @@ def benchmark_questions(engine: Engine) -> list[Candidates]:
 
 
 def cross_validate(
-    engine: Engine,
+    engines: Sequence[Engine],
     data: Sequence[Example],
-    folds: int,
+    split: Sequence[Sequence[int]],
     strength: float,
     *,
-    seed: int = 7,
     band: tuple[float, float] = (0.0, 0.0),
     margin: float = 0.0,
-    by_passage: bool = False,
 ) -> list[Outcome]:
-    """Each question answered by a model fitted without its fold; with `by_passage`, the
-    questions answered by the same passage share a fold (the held-out ones ask about facts
-    the model was not fitted on)."""
+    """Each fold of `split` answered by its engine (`cross_fitted`) with a ranking fitted
+    without that fold."""
     outcomes: list[Outcome] = []
-    original = engine.ranking
-    split = _folds_by_passage if by_passage else _folds
-    for fold in split(data, folds, seed):
+    for engine, fold in zip(engines, split, strict=True):
         held_out = set(fold)
         train = [e for i, e in enumerate(data) if i not in held_out]
+        original = engine.ranking
         engine.ranking = fit(train, strength, band, margin)
         test = [data[i].question for i in fold]
         answers = engine.answer_many([q.question for q in test])
         outcomes += [outcome(q, answer_object(a)) for q, a in zip(test, answers, strict=True)]
-    engine.ranking = original
+        engine.ranking = original
     return outcomes
+
+
+def folds_of(
+    data: Sequence[Example], folds: int, seed: int, *, by_passage: bool
+) -> list[list[int]]:
+    """Folds stratified by kind; or with `by_passage`, the questions answered by the same
+    passage share a fold (the held-out ones ask about facts nothing was fitted on)."""
+    if not by_passage:
+        return _folds(data, folds, seed)
+    keys = [
+        ("passage", int(e.found.passages[e.labels].min())) if e.labels.any() else ("q", i)
+        for i, e in enumerate(data)
+    ]
+    return group_folds(keys, folds, seed)
+
+
+def cross_fitted(
+    engine: Engine, data: Sequence[Example], split: Sequence[Sequence[int]], scratch: Path
+) -> tuple[list[Example], list[Engine]]:
+    """The examples as new questions would be seen, and one engine per fold: each fold's
+    candidates found by a model tuned as the shipped one was (knowledge/adapter) but without
+    that fold's questions. A ranking fitted on the shipped model's view of the questions it
+    was tuned on would expect them to be closer to their answers than new ones are."""
+    settings = shipped_settings()
+    questions = [e.question for e in data]
+    pairs = training_pairs(engine, questions)
+    out = list(data)
+    engines = []
+    for k, fold in enumerate(split):
+        held_out = set(fold)
+        adapter = scratch / f"adapter-{k}"
+        tune(
+            [p for i, p in enumerate(pairs) if p is not None and i not in held_out],
+            settings,
+            adapter,
+        )
+        fold_engine = tuned_engine(adapter, scratch / f"index-{k}")
+        for i, example in zip(
+            fold, examples(fold_engine, [questions[i] for i in fold]), strict=True
+        ):
+            out[i] = example
+        engines.append(fold_engine)
+    return out, engines
 
 
 def _gate_row(ranker: LinearModel, found: Candidates) -> npt.NDArray[np.float32]:
@@ -222,35 +274,7 @@ def _logistic(
 
 def _folds(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
     """Folds stratified by kind, so every fold has each kind of question."""
-    by_kind: dict[str, list[int]] = {}
-    for i, e in enumerate(data):
-        by_kind.setdefault(e.question.kind, []).append(i)
-    out: list[list[int]] = [[] for _ in range(folds)]
-    rng = random.Random(seed)
-    position = 0
-    for kind in sorted(by_kind):
-        members = by_kind[kind]
-        rng.shuffle(members)
-        for i in members:
-            out[position % folds].append(i)
-            position += 1
-    return out
-
-
-def _folds_by_passage(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
-    """Folds of whole groups: the questions whose first gold passage is the same (each
-    unanswerable question alone), the largest groups first, each to the smallest fold."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    for i, e in enumerate(data):
-        key = ("passage", int(e.found.passages[e.labels].min())) if e.labels.any() else ("q", i)
-        groups.setdefault(key, []).append(i)
-    members = list(groups.values())
-    random.Random(seed).shuffle(members)
-    members.sort(key=len, reverse=True)
-    out: list[list[int]] = [[] for _ in range(folds)]
-    for group in members:
-        min(out, key=len).extend(group)
-    return out
+    return stratified_folds([e.question.kind for e in data], folds, seed)
 
 
 def english_examples(engine: Engine) -> list[Example]:
@@ -262,13 +286,16 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the model")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        engine = Engine.load(EngineConfig(index_dir=Path(scratch) / "index"))
-        data = english_examples(engine)
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
+        own = english_examples(engine)
+        split = folds_of(own, args.folds, seed=7, by_passage=False)
+        data, engines = cross_fitted(engine, own, split, scratch)
         print(f"{len(data)} questions, {sum(e.found.passages.size for e in data)} candidates")
         results = {}
         for strength in STRENGTHS:
-            results[strength] = summary(cross_validate(engine, data, args.folds, strength))
+            results[strength] = summary(cross_validate(engines, data, split, strength))
             figures = "  ".join(f"{k} {v:.3f}" for k, v in results[strength].items() if k != "n")
             print(f"C={strength:<5} held-out: {figures}")
         chosen = max(STRENGTHS, key=lambda c: results[c]["score"])  # score.py's weighting
@@ -277,7 +304,7 @@ def main() -> None:
         pool = benchmark_questions(engine)
         for band, margin in ESCALATIONS:
             figures_ = summary(
-                cross_validate(engine, data, args.folds, chosen, band=band, margin=margin)
+                cross_validate(engines, data, split, chosen, band=band, margin=margin)
             )
             ranking = fit(data, chosen, band, margin)
             share = escalated_share(ranking, [e.found for e in data])

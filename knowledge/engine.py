@@ -235,9 +235,14 @@ class Engine:
                 answers.append(self._answer(question, queries[text], truncated, second_stage))
         return answers
 
+    def searched_texts(self, questions: list[str]) -> list[str]:
+        """Each question as it is searched: cleaned, spelling corrected, cut to what the
+        model reads ("" for an empty one)."""
+        return [self._prepare(q)[0] for q in questions]
+
     def candidates_many(self, questions: list[str]) -> list[Candidates]:
         """The candidates and signals the ranking sees, for fitting and inspecting it."""
-        prepared = [self._prepare(q)[0] for q in questions]
+        prepared = self.searched_texts(questions)
         queries = self._queries(prepared)
         return [candidates(self.index, queries[text]) for text in prepared]
 
@@ -248,7 +253,7 @@ class Engine:
             raise KnowledgeError("the second stage is off, or its models are not installed")
         for space in self._second_spaces:
             space.prepare()
-        texts = [self._prepare(q)[0] for q in questions]
+        texts = self.searched_texts(questions)
         return [
             f if (v := self._second_view(text, f)) is None else v
             for text, f in zip(texts, found, strict=True)

@@ -28,7 +28,7 @@ os.environ["XDG_CACHE_HOME"] = (
 )
 
 from knowledge import Engine, EngineConfig
-from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.embedding import TUNED_MODEL, Encoder
 from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
 from tests.support.data import CORPUS_DIR, REPO
 from tests.support.zygote import Zygote
@@ -76,8 +76,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    """The bundled MiniLM, loaded once for the whole session."""
-    return Encoder(BUNDLED_MODEL)
+    """The default model (the bundled MiniLM, tuned), loaded once for the whole session."""
+    return Encoder(TUNED_MODEL)
 
 
 @pytest.fixture(scope="session")

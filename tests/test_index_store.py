@@ -13,7 +13,7 @@ import pytest
 
 from knowledge import AnswerKind, Engine, EngineConfig, IndexCorruptError
 from knowledge.corpus import load_corpus
-from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.embedding import TUNED_MODEL, Encoder
 from knowledge.lexical import LexicalIndex
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.store import BuildKey, build_key, load_index
@@ -53,7 +53,7 @@ def _copy_of(pristine: Engine, tmp_path: Path) -> EngineConfig:
 
 
 def _key() -> BuildKey:
-    return build_key(BUNDLED_MODEL, MAX_PASSAGE_WORDS)
+    return build_key(TUNED_MODEL, MAX_PASSAGE_WORDS)
 
 
 def _parts(index_dir: Path) -> list[Path]:

@@ -17,11 +17,14 @@ from knowledge.ranking import MODEL_PATH, Ranking, lead
 # (question, what an excerpt answering it says): found only by the second stage
 UNSURE = [
     (
-        "Would leaning on handouts hurt the companies' ability to come up with new things "
-        "by themselves?",
-        "capacity to innovate independently",
+        "How long after earning the badge did the train-equipment maker from Guangdong's big "
+        "tech city make its market debut?",
+        "publicly listed seven months later",
     ),
-    ("what made the policy such a big deal all of a sudden", "gained prominence"),
+    (
+        "Who makes bits for self-driving vehicles, according to the blog?",
+        "FlexBot provides parts for the autonomous car",
+    ),
 ]
 SURE = "When was the small giants list introduced?"
 

@@ -25,18 +25,18 @@ import knowledge.engine
 from bot.cli import main
 from bot.settings import Settings
 from knowledge.config import default_crosslingual_dir, default_second_stage_dir
-from knowledge.embedding import BUNDLED_MODEL, Encoder
+from knowledge.embedding import TUNED_MODEL, Encoder
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]  # `python -m bot ARGS` as a process
 CliRun = Callable[..., subprocess.CompletedProcess[str]]  # the same in the test process
 
 
 def share_encoder(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> None:
-    """Every place the command line builds the bundled model gets `encoder` instead (any
+    """Every place the command line builds the default model gets `encoder` instead (any
     other model, or another query precision, is still loaded for real)."""
 
     def build(model: str, query_precision: Any = "auto") -> Encoder:
-        if model == BUNDLED_MODEL and query_precision == "auto":
+        if model == TUNED_MODEL and query_precision == "auto":
             return encoder
         return Encoder(model, query_precision)
 

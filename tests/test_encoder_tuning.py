@@ -1,0 +1,105 @@
+"""The default model is the bundled MiniLM with the shipped LoRA adapter merged in."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import knowledge.embedding
+from benchmarks.train_encoder import SETTINGS_FILE, TuningSettings, shipped_settings, tune
+from knowledge.config import EngineConfig
+from knowledge.embedding import ADAPTER_DIR, BUNDLED_MODEL, TUNED_MODEL, Encoder, model_fingerprint
+from knowledge.passages import MAX_PASSAGE_WORDS
+from knowledge.store import build_key
+
+QUESTION = "Which ministry runs the programme?"
+PASSAGE = (
+    "China's Ministry of Industry and Information Technology (MIIT) introduced the Little "
+    "Giants policy in 2018."
+)
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Encoder:
+    return Encoder(BUNDLED_MODEL)
+
+
+def test_the_default_model_is_the_tuned_one_and_its_adapter_is_shipped() -> None:
+    assert EngineConfig().model == TUNED_MODEL
+    assert (ADAPTER_DIR / "adapter_config.json").is_file()
+    assert (ADAPTER_DIR / "adapter_model.safetensors").is_file()
+    assert shipped_settings().rank > 0
+
+
+def test_the_adapter_changes_the_vectors_and_keeps_them_unit_length(
+    encoder: Encoder, bundled: Encoder
+) -> None:
+    tuned, plain = encoder.encode([PASSAGE])[0], bundled.encode([PASSAGE])[0]
+    assert encoder.name == TUNED_MODEL
+    assert float(np.linalg.norm(tuned)) == pytest.approx(1.0, abs=1e-5)
+    assert float(tuned @ plain) < 0.999
+    # The fast question path gives the library's vectors for the tuned model too.
+    assert float(encoder.encode_queries([QUESTION])[0] @ encoder.encode([QUESTION])[0]) > 0.999
+
+
+def test_an_index_built_with_one_adapter_is_stale_under_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = build_key(TUNED_MODEL, MAX_PASSAGE_WORDS)
+    assert shipped != build_key(BUNDLED_MODEL, MAX_PASSAGE_WORDS)
+    refitted = tmp_path / "adapter"
+    shutil.copytree(ADAPTER_DIR, refitted)
+    weights = refitted / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # the same size, other weights
+    weights.write_bytes(bytes(data))
+    monkeypatch.setattr(knowledge.embedding, "ADAPTER_DIR", refitted)
+    assert model_fingerprint(TUNED_MODEL) != shipped.model
+    assert build_key(TUNED_MODEL, MAX_PASSAGE_WORDS) != shipped
+
+
+OTHER = "Six batches of such companies have been named so far."
+UNANSWERED = "Who founded the ministry?"
+
+
+def test_tuning_brings_a_question_closer_to_its_passage(tmp_path: Path, bundled: Encoder) -> None:
+    pairs = [
+        (QUESTION, PASSAGE, True),
+        ("How many batches have been announced?", OTHER, True),
+    ]
+    settings = TuningSettings(rank=4, epochs=3, learning_rate=3e-3, batch_size=2)
+    tune(pairs, settings, tmp_path / "adapter")
+    assert TuningSettings.model_validate_json((tmp_path / "adapter" / SETTINGS_FILE).read_text())
+    assert not (tmp_path / "adapter" / "README.md").exists()
+    tuned = Encoder(TUNED_MODEL, adapter=tmp_path / "adapter")
+    before = float(bundled.encode([QUESTION])[0] @ bundled.encode([PASSAGE])[0])
+    after = float(tuned.encode([QUESTION])[0] @ tuned.encode([PASSAGE])[0])
+    assert after > before + 0.02
+
+
+def test_a_no_answer_class_keeps_unanswered_questions_away_from_the_closest_passage(
+    tmp_path: Path, bundled: Encoder
+) -> None:
+    pairs = [
+        (QUESTION, PASSAGE, True),
+        (UNANSWERED, PASSAGE, False),
+        ("How many batches have been announced?", OTHER, True),
+    ]
+
+    def similarity(encoder: Encoder, question: str) -> float:
+        return float(encoder.encode([question])[0] @ encoder.encode([PASSAGE])[0])
+
+    plain = TuningSettings(rank=4, epochs=4, learning_rate=3e-3, batch_size=3)
+    with_class = plain.model_copy(update={"no_answer": 0.2})
+    tune(pairs, plain, tmp_path / "plain")
+    tune(pairs, with_class, tmp_path / "no-answer")
+    without = Encoder(TUNED_MODEL, adapter=tmp_path / "plain")
+    kept_away = Encoder(TUNED_MODEL, adapter=tmp_path / "no-answer")
+    # The unanswered question is pushed below its similarity without the class, and below
+    # the answered one's, which the class does not undo.
+    assert similarity(kept_away, UNANSWERED) < similarity(without, UNANSWERED) - 0.05
+    assert similarity(kept_away, UNANSWERED) < similarity(kept_away, QUESTION) - 0.1
+    assert similarity(kept_away, QUESTION) > similarity(bundled, QUESTION)
