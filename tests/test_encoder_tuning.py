@@ -67,8 +67,8 @@ UNANSWERED = "Who founded the ministry?"
 
 def test_tuning_brings_a_question_closer_to_its_passage(tmp_path: Path, bundled: Encoder) -> None:
     pairs = [
-        (QUESTION, PASSAGE, True),
-        ("How many batches have been announced?", OTHER, True),
+        (QUESTION, PASSAGE, True, PASSAGE),
+        ("How many batches have been announced?", OTHER, True, OTHER),
     ]
     settings = TuningSettings(rank=4, epochs=3, learning_rate=3e-3, batch_size=2)
     tune(pairs, settings, tmp_path / "adapter")
@@ -84,9 +84,9 @@ def test_a_no_answer_class_keeps_unanswered_questions_away_from_the_closest_pass
     tmp_path: Path, bundled: Encoder
 ) -> None:
     pairs = [
-        (QUESTION, PASSAGE, True),
-        (UNANSWERED, PASSAGE, False),
-        ("How many batches have been announced?", OTHER, True),
+        (QUESTION, PASSAGE, True, PASSAGE),
+        (UNANSWERED, PASSAGE, False, PASSAGE),
+        ("How many batches have been announced?", OTHER, True, OTHER),
     ]
 
     def similarity(encoder: Encoder, question: str) -> float:
