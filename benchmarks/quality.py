@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks._common import print_footer, print_header
 from benchmarks.scoring import (
+    CHECKS_DIR,
     ENGLISH_KINDS,
     SHARED_EVAL,
     Outcome,
@@ -34,7 +35,6 @@ from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
 
-CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 THRESHOLDS = (0.0, 0.78, 0.79, 0.80, 0.81, 0.82)
 
 

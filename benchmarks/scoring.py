@@ -17,6 +17,7 @@ from typing import Any
 
 MAX_WORDS = 80
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
+CHECKS_DIR = QUESTIONS_DIR.parent / "checks"  # question sets never fitted on
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 

@@ -61,47 +61,40 @@ class TuningSettings(BaseModel):
 
 # Answerable questions only (no_answer None) scored AUC 0.772 against 0.882 (BENCHMARKS.md).
 SETTINGS = (
-    TuningSettings(rank=16, no_answer=0.3),
-    TuningSettings(rank=16, no_answer=0.3, sentences=True),
+    TuningSettings(no_answer=0.3),
+    TuningSettings(no_answer=0.3, sentences=True),
 )
 
 
 def training_pairs(engine: Engine, questions: Sequence[Question]) -> list[Pair | None]:
     """Each question as searched with its first gold passage and the sentence there that
     holds the quote, or, when nothing answers it, with the passage the engine's model puts
-    closest to it and its closest sentence; None for an empty question or a quote no passage
-    holds."""
+    closest to it and that passage's closest sentence; None for an empty question or a
+    quote no passage holds."""
     texts = engine.searched_texts([q.question for q in questions])
     index = engine.index
-    closest = dense_scores(engine, texts).argmax(axis=1)
-    vectors = engine.encoder.encode_queries([t or " " for t in texts])
+    scores, best = dense_scores(engine, texts)
     out: list[Pair | None] = []
-    for question, text, near, vector in zip(questions, texts, closest, vectors, strict=True):
+    for question, text, row, sentences in zip(questions, texts, scores, best, strict=True):
         if not text:
             out.append(None)
             continue
         if question.answerable:
-            found = [i for i, p in enumerate(index.passages) if is_hit(p.text, question.gold)]
-            if not found:
+            passage = next(
+                (i for i, p in enumerate(index.passages) if is_hit(p.text, question.gold)), None
+            )
+            if passage is None:
                 out.append(None)
                 continue
-            passage = found[0]
-            sentences = _sentences(engine, passage)
-            sentence = next((t for t in sentences if is_hit(t, question.gold)), None)
+            start, end = index.sentence_start[passage], index.sentence_start[passage + 1]
+            texts_of = (_sentence(engine, passage, int(i)) for i in range(start, end))
+            sentence = next((t for t in texts_of if is_hit(t, question.gold)), None)
         else:
-            passage = int(near)
-            closest_sentence, _ = sentence_match(index, np.asarray([passage]), vector)
-            sentence = _sentence(engine, passage, int(closest_sentence[0]))
-        text_of = index.passages[passage].text
-        out.append((text, text_of, question.answerable, sentence or text_of))
+            passage = int(row.argmax())
+            sentence = _sentence(engine, passage, int(sentences[passage]))
+        whole = index.passages[passage].text
+        out.append((text, whole, question.answerable, sentence or whole))
     return out
-
-
-def _sentences(engine: Engine, passage: int) -> list[str]:
-    """The texts of a passage's sentences."""
-    start = int(engine.index.sentence_start[passage])
-    end = int(engine.index.sentence_start[passage + 1])
-    return [_sentence(engine, passage, i) for i in range(start, end)]
 
 
 def _sentence(engine: Engine, passage: int, sentence: int) -> str:
@@ -111,16 +104,24 @@ def _sentence(engine: Engine, passage: int, sentence: int) -> str:
     return item.text[begin - item.start : end - item.start]
 
 
-def dense_scores(engine: Engine, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    """Each text's similarity to every passage by the engine's model alone: its best
-    sentence's, or the passage's own, whichever is higher."""
+def dense_scores(
+    engine: Engine, texts: Sequence[str]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Each text's similarity to every passage by the engine's model alone (its best
+    sentence's, or the passage's own, whichever is higher), and each passage's best
+    sentence for it (global index)."""
     index = engine.index
     everything = np.arange(len(index.passages))
-    rows = []
+    scores, best = [], []
     for vector in engine.encoder.encode_queries([t or " " for t in texts]):
-        _, sentence = sentence_match(index, everything, vector)
-        rows.append(np.maximum(sentence, index.passage_vectors @ vector))
-    return np.asarray(rows, dtype=np.float32).reshape(len(texts), len(index.passages))
+        sentences, sentence = sentence_match(index, everything, vector)
+        scores.append(np.maximum(sentence, index.passage_vectors @ vector))
+        best.append(sentences)
+    shape = (len(texts), len(index.passages))
+    return (
+        np.asarray(scores, dtype=np.float32).reshape(shape),
+        np.asarray(best, dtype=np.int64).reshape(shape),
+    )
 
 
 def tune(
@@ -251,7 +252,7 @@ def held_out_figures(engine: Engine, pairs: Sequence[Pair]) -> tuple[float, floa
     """The model alone: the share of the answerable questions whose passage it puts first,
     and in the top three; and the ROC AUC of the closest passage's similarity for telling
     the answerable from the others."""
-    scores = dense_scores(engine, [q for q, *_ in pairs])
+    scores, _ = dense_scores(engine, [q for q, *_ in pairs])
     position = {p.text: i for i, p in enumerate(engine.index.passages)}
     ranks = [
         int((row > row[position[passage]]).sum())

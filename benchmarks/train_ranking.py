@@ -191,7 +191,7 @@ def folds_of(
     """Folds stratified by kind; or with `by_passage`, the questions answered by the same
     passage share a fold (the held-out ones ask about facts nothing was fitted on)."""
     if not by_passage:
-        return _folds(data, folds, seed)
+        return stratified_folds([e.question.kind for e in data], folds, seed)
     keys = [
         ("passage", int(e.found.passages[e.labels].min())) if e.labels.any() else ("q", i)
         for i, e in enumerate(data)
@@ -270,11 +270,6 @@ def _logistic(
         weights=tuple(float(v) for v in model.coef_[0]),
         bias=float(model.intercept_[0]),
     )
-
-
-def _folds(data: Sequence[Example], folds: int, seed: int) -> list[list[int]]:
-    """Folds stratified by kind, so every fold has each kind of question."""
-    return stratified_folds([e.question.kind for e in data], folds, seed)
 
 
 def english_examples(engine: Engine) -> list[Example]:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scoring import QUESTIONS_DIR, Question, load_questions
+from benchmarks.scoring import CHECKS_DIR, QUESTIONS_DIR, Question, load_questions
 from knowledge.corpus import load_corpus
 
-CHECKS_DIR = QUESTIONS_DIR.parent / "checks"
 ANSWERABLE = {"in", "paraphrase", "informal", "typo", "elliptical", "multi", "zh", "ru"}
 UNANSWERABLE = {"out", "hard-out", "furniture", "zh-out", "ru-out"}
 SETS = sorted([*QUESTIONS_DIR.glob("*.jsonl"), *CHECKS_DIR.glob("*.jsonl")])
