@@ -22,6 +22,7 @@ from benchmarks._common import print_footer, print_header
 from benchmarks.scoring import (
     CHECKS_DIR,
     ENGLISH_KINDS,
+    QUESTIONS_DIR,
     SHARED_EVAL,
     Outcome,
     by_kind,
@@ -87,17 +88,20 @@ def main() -> None:
         own = english_examples(engine)
         split = folds_of(own, args.folds, args.seed, by_passage=args.folds_by == "passage")
         data, engines = cross_fitted(engine, own, split, scratch)
-        report(
-            "own set, held-out folds",
-            cross_validate(
-                engines,
-                data,
-                split,
-                shipped.strength,
-                band=shipped.escalate,
-                margin=shipped.escalate_margin,
-            ),
+        held_out = cross_validate(
+            engines,
+            data,
+            split,
+            shipped.strength,
+            band=shipped.escalate,
+            margin=shipped.escalate_margin,
         )
+        report("own set, held-out folds", held_out)
+        for path in sorted(QUESTIONS_DIR.glob("*.jsonl")):
+            ids = {q.id for q in load_questions([path])}
+            part = [o for o in held_out if o.question.id in ids]
+            if part:
+                report(f"   of which {path.name}", part)
         other_languages(engine)
         for path in checks:
             questions = load_questions([path])

@@ -32,7 +32,7 @@ JSON = dict[str, Any]
 BOT = "LittleGiantsBot"
 TIMEOUT = 15.0  # for a reply to arrive
 
-TAX_QUESTION = "What share of tax revenue comes from SMEs?"
+TAX_QUESTION = "What share of tax revenue do SMEs contribute?"
 COUNT_QUESTION = "How many little giants are there?"
 # Broad questions; the test picks the first one the real corpus answers with > 3 excerpts.
 BROAD_QUESTIONS = [

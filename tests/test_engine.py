@@ -207,8 +207,9 @@ def test_answer_many_keeps_order_and_matches_single_answers(engine: Engine) -> N
     singles = [engine.reloaded().answer(q) for q in questions]
     assert [_essence(a) for a in batch] == [_essence(a) for a in singles]
     for a, b in zip(batch, singles, strict=True):
+        # in bfloat16 (where the CPU has it) a batch and a single text encode a little apart
         assert [c.score for c in a.citations] == pytest.approx(
-            [c.score for c in b.citations], abs=2e-3
+            [c.score for c in b.citations], abs=1e-2
         )
     assert batch[0] == batch[5]
     assert engine.answer_many([]) == []

@@ -35,7 +35,7 @@ TOPICS = {
     "giants": ["giants-list"],
     "policy": ["policy-a", "policy-b", "policy-c", "policy-d", "policy-e"],
 }
-TAX_QUESTION = "What share of tax revenue comes from SMEs?"
+TAX_QUESTION = "What share of tax revenue do SMEs contribute?"
 GIANTS_QUESTION = "How many little giants are there?"
 FOOTBALL_QUESTION = "Which football club won the league?"
 CAKE_QUESTION = "How long should I bake a <b>lemon</b> & drizzle cake?"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 JSON = dict[str, Any]
 BOT = "LittleGiantsBot"
-TAX_QUESTION = "What share of tax revenue comes from SMEs?"
+TAX_QUESTION = "What share of tax revenue do SMEs contribute?"
 FOLLOW_UP = "and when was that?"
 
 
@@ -57,7 +57,7 @@ def test_a_follow_up_in_private_is_taken_with_the_last_question(emu: BotApiEmula
     assert messages.NOT_COVERED not in first["text"]
     second = ask(emu, chat, alice, FOLLOW_UP)
     assert (
-        "Taken as: What share of tax revenue comes from SMEs? and when was that?"
+        "Taken as: What share of tax revenue do SMEs contribute? and when was that?"
         in (second["text"])
     )
     assert messages.NOT_COVERED not in second["text"], "answered, not declined"

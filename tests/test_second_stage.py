@@ -14,17 +14,10 @@ from bot.serving.backends import EngineThread, SecondStageBudget
 from knowledge import Answer, AnswerKind, Engine, mpnet
 from knowledge.ranking import MODEL_PATH, Ranking, lead
 
-# (question, what an excerpt answering it says): found only by the second stage
+# (question, what an excerpt answering it says): the first stage declines it, the second
+# stage answers it with that excerpt first
 UNSURE = [
-    (
-        "How long after earning the badge did the train-equipment maker from Guangdong's big "
-        "tech city make its market debut?",
-        "publicly listed seven months later",
-    ),
-    (
-        "Who makes bits for self-driving vehicles, according to the blog?",
-        "FlexBot provides parts for the autonomous car",
-    ),
+    ("When did China start the little giants scheme?", "introduced in 2019"),
 ]
 SURE = "When was the small giants list introduced?"
 

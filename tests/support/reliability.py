@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 # Questions the real corpus answers, each in one message (checked by `expected_messages`).
-TAX_QUESTION = "What share of tax revenue comes from SMEs?"
+TAX_QUESTION = "What share of tax revenue do SMEs contribute?"
 TAX_ANSWER = "half of tax revenue"
 QUESTIONS = (
     TAX_QUESTION,
