@@ -31,7 +31,7 @@ from benchmarks.scoring import (
     own_questions,
     summary,
 )
-from benchmarks.train_ranking import cross_fitted, cross_validate, english_examples, folds_of
+from benchmarks.train_ranking import cross_fitted, cross_validate, english_questions, folds_of
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
@@ -85,8 +85,8 @@ def main() -> None:
         scratch = Path(scratch_dir)
         engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
         shipped = Ranking.load()
-        own = english_examples(engine)
-        split = folds_of(own, args.folds, args.seed, by_passage=args.folds_by == "passage")
+        own = english_questions()
+        split = folds_of(engine, own, args.folds, args.seed, by_passage=args.folds_by == "passage")
         data, engines = cross_fitted(engine, own, split, scratch)
         held_out = cross_validate(
             engines,

@@ -80,9 +80,7 @@ def training_pairs(engine: Engine, questions: Sequence[Question]) -> list[Pair |
             out.append(None)
             continue
         if question.answerable:
-            passage = next(
-                (i for i, p in enumerate(index.passages) if is_hit(p.text, question.gold)), None
-            )
+            passage = gold_passage(engine, question)
             if passage is None:
                 out.append(None)
                 continue
@@ -95,6 +93,12 @@ def training_pairs(engine: Engine, questions: Sequence[Question]) -> list[Pair |
         whole = index.passages[passage].text
         out.append((text, whole, question.answerable, sentence or whole))
     return out
+
+
+def gold_passage(engine: Engine, question: Question) -> int | None:
+    """The first passage that holds one of the question's gold quotes, if any."""
+    passages = engine.index.passages
+    return next((i for i, p in enumerate(passages) if is_hit(p.text, question.gold)), None)
 
 
 def _sentence(engine: Engine, passage: int, sentence: int) -> str:

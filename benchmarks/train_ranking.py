@@ -32,6 +32,7 @@ from benchmarks.scoring import (
     summary,
 )
 from benchmarks.train_encoder import (
+    gold_passage,
     group_folds,
     shipped_settings,
     stratified_folds,
@@ -186,30 +187,27 @@ def cross_validate(
 
 
 def folds_of(
-    data: Sequence[Example], folds: int, seed: int, *, by_passage: bool
+    engine: Engine, questions: Sequence[Question], folds: int, seed: int, *, by_passage: bool
 ) -> list[list[int]]:
     """Folds stratified by kind; or with `by_passage`, the questions answered by the same
     passage share a fold (the held-out ones ask about facts nothing was fitted on)."""
     if not by_passage:
-        return stratified_folds([e.question.kind for e in data], folds, seed)
-    keys = [
-        ("passage", int(e.found.passages[e.labels].min())) if e.labels.any() else ("q", i)
-        for i, e in enumerate(data)
-    ]
+        return stratified_folds([q.kind for q in questions], folds, seed)
+    passages = [gold_passage(engine, q) if q.answerable else None for q in questions]
+    keys = [("q", i) if p is None else ("passage", p) for i, p in enumerate(passages)]
     return group_folds(keys, folds, seed)
 
 
 def cross_fitted(
-    engine: Engine, data: Sequence[Example], split: Sequence[Sequence[int]], scratch: Path
+    engine: Engine, questions: Sequence[Question], split: Sequence[Sequence[int]], scratch: Path
 ) -> tuple[list[Example], list[Engine]]:
-    """The examples as new questions would be seen, and one engine per fold: each fold's
+    """The questions as new ones would be seen, and one engine per fold: each fold's
     candidates found by a model tuned as the shipped one was (knowledge/adapter) but without
     that fold's questions. A ranking fitted on the shipped model's view of the questions it
     was tuned on would expect them to be closer to their answers than new ones are."""
     settings = shipped_settings()
-    questions = [e.question for e in data]
     pairs = training_pairs(engine, questions)
-    out = list(data)
+    out: dict[int, Example] = {}
     engines = []
     for k, fold in enumerate(split):
         held_out = set(fold)
@@ -220,12 +218,9 @@ def cross_fitted(
             adapter,
         )
         fold_engine = tuned_engine(adapter, scratch / f"index-{k}")
-        for i, example in zip(
-            fold, examples(fold_engine, [questions[i] for i in fold]), strict=True
-        ):
-            out[i] = example
+        out.update(zip(fold, examples(fold_engine, [questions[i] for i in fold]), strict=True))
         engines.append(fold_engine)
-    return out, engines
+    return [out[i] for i in range(len(questions))], engines
 
 
 def _gate_row(ranker: LinearModel, found: Candidates) -> npt.NDArray[np.float32]:
@@ -272,8 +267,8 @@ def _logistic(
     )
 
 
-def english_examples(engine: Engine) -> list[Example]:
-    return examples(engine, [q for q in own_questions() if q.kind in ENGLISH_KINDS])
+def english_questions() -> list[Question]:
+    return [q for q in own_questions() if q.kind in ENGLISH_KINDS]
 
 
 def main() -> None:
@@ -284,8 +279,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
-        own = english_examples(engine)
-        split = folds_of(own, args.folds, seed=7, by_passage=False)
+        own = english_questions()
+        split = folds_of(engine, own, args.folds, seed=7, by_passage=False)
         data, engines = cross_fitted(engine, own, split, scratch)
         print(f"{len(data)} questions, {sum(e.found.passages.size for e in data)} candidates")
         results = {}
