@@ -425,7 +425,7 @@ def test_mention_in_a_group_is_answered_without_the_mention(
     emu: BotApiEmulator, engine: Engine, alice: JSON
 ) -> None:
     group = emu.group_chat("Mentions", supergroup=True)
-    question = "what share of tax revenue comes from SMEs?"
+    question = "what share of tax revenue do SMEs contribute?"
     asked = ask(emu, group, alice, f"@{BOT} {question}")
     reply = only_reply(emu, asked)
 
