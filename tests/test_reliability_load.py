@@ -109,9 +109,13 @@ def test_overall_send_rate_holds_in_every_one_second_window(paced: Harness) -> N
 
     assert [emu.delivered(chat["id"]) for _, chat in people] == [1] * 30
     arrivals = [call.time for _, chat in people for call in sends(emu, chat["id"])]
-    # One extra for scheduling jitter between the bot's clock and the arrival here.
+    # The bot sends them a tenth of a second apart (test_send_pacing checks that on virtual
+    # time). Here they may arrive less evenly: a stall of the bot's loop between a message's
+    # turn and its request lets the next arrive with it, so one extra is allowed per stall,
+    # and two stalls within a second. A burst after a stall (17 in a second, once) is not.
     busiest = max_in_window(arrivals, 1.0)
-    assert busiest <= PER_SECOND + 1, f"{busiest} sendMessage calls within one second"
+    assert busiest <= PER_SECOND + 2, f"{busiest} sendMessage calls within one second"
+    assert max(arrivals) - min(arrivals) >= (len(arrivals) - 1) / PER_SECOND - 0.2
 
 
 def test_user_over_the_limit_gets_one_notice_and_others_are_unaffected(

@@ -4,6 +4,7 @@ messages the bot sends (python-telegram-bot's rate limiter)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -39,12 +40,6 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
-
-    def reserve(self, now: float | None = None) -> float:
-        """Take a token, going into debt if need be; the seconds to wait before using it."""
-        self._refill(time.monotonic() if now is None else now)
-        self.tokens -= 1
-        return max(0.0, -self.tokens / self.rate)
 
 
 @dataclass(frozen=True)
@@ -89,25 +84,23 @@ class QuestionLimiter:
         return quota
 
 
-@dataclass
-class SlidingWindow:
-    """At most `limit` events in any `period` seconds; `reserve` books the earliest slot."""
+class DepartureWindow:
+    """When the last `limit` messages to one chat went: the next may go once the oldest of them
+    is `period` seconds old, so no `period` seconds hold more than `limit`."""
 
-    limit: int
-    period: float
-    booked: deque[float] = field(default_factory=deque)
+    def __init__(self, limit: int, period: float) -> None:
+        self.period = period
+        self.went: deque[float] = deque(maxlen=limit)
+        self.lock = asyncio.Lock()  # one message of this chat waits its turn at a time
 
-    def reserve(self, now: float) -> float:
-        """Book a slot; the seconds to wait for it."""
-        slot = now
-        if len(self.booked) >= self.limit:
-            slot = max(slot, self.booked[-self.limit] + self.period)
-        if self.booked:
-            slot = max(slot, self.booked[-1])
-        self.booked.append(slot)
-        while len(self.booked) > self.limit and self.booked[0] <= slot - self.period:
-            self.booked.popleft()
-        return slot - now
+    def earliest(self) -> float:
+        """The earliest time the next message may go."""
+        if len(self.went) < (self.went.maxlen or 0):
+            return -math.inf
+        return self.went[0] + self.period
+
+    def record(self, when: float) -> None:
+        self.went.append(when)
 
 
 GROUP_LIMIT = int(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # in any minute of one group
@@ -127,6 +120,10 @@ MESSAGE_METHODS = frozenset(
 _Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
 class SendLimiter(BaseRateLimiter[None]):
     """python-telegram-bot's rate limiter for the bot: keeps outgoing messages within
     Telegram's limits, evenly paced overall at `per_second`, and at most `group_limit` in any
@@ -139,14 +136,17 @@ class SendLimiter(BaseRateLimiter[None]):
         *,
         group_limit: int = GROUP_LIMIT,
         group_window: float = GROUP_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._overall = TokenBucket(rate=per_second, capacity=1, stamp=clock())
+        """`clock` defaults to the running event loop's, the one its sleeps are timed by."""
+        self._interval = 1.0 / per_second
+        self._next = -math.inf  # the earliest the next message may go, overall
+        self._overall = asyncio.Lock()
         self._group_limit = group_limit
         self._group_window = group_window
-        self._groups: LRUCache[int, SlidingWindow] = LRUCache(maxsize=10_000)
-        self._clock = clock
+        self._groups: LRUCache[int, DepartureWindow] = LRUCache(maxsize=10_000)
+        self._clock = clock or _loop_time
         self._sleep = sleep
 
     async def initialize(self) -> None:
@@ -165,20 +165,37 @@ class SendLimiter(BaseRateLimiter[None]):
         rate_limit_args: None,
     ) -> _Result:
         if endpoint in MESSAGE_METHODS:
-            await self._wait_turn(data.get("chat_id"))
+            chat_id = data.get("chat_id")
+            if isinstance(chat_id, int) and chat_id < 0:
+                await self._group_turn(self._group(chat_id))
+            else:
+                await self._overall_turn(-math.inf)
         return await callback(*args, **kwargs)
 
-    async def _wait_turn(self, chat_id: object) -> None:
-        """Book this message's slot, and wait for it."""
-        now = self._clock()
-        wait = self._overall.reserve(now)
-        if isinstance(chat_id, int) and chat_id < 0:
-            wait = max(wait, self._group(chat_id).reserve(now))
-        if wait > 0:
-            await self._sleep(wait)
+    async def _group_turn(self, window: DepartureWindow) -> None:
+        """Wait for room in the group's window, then for the overall turn; one message of a
+        group at a time, so that a group's backlog never holds up other chats."""
+        async with window.lock:
+            ready = await self._sleep_until(window.earliest())
+            window.record(await self._overall_turn(ready))
 
-    def _group(self, chat_id: int) -> SlidingWindow:
+    async def _overall_turn(self, ready: float) -> float:
+        """Wait until `ready` and the overall pace allow; when the message goes. Slots are
+        spaced from when each message really went, so a stalled loop never sends a burst."""
+        async with self._overall:
+            went = await self._sleep_until(max(ready, self._next))
+            self._next = went + self._interval
+            return went
+
+    async def _sleep_until(self, when: float) -> float:
+        """Sleep until `when` on the clock; the time it is then."""
+        delay = when - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+        return max(self._clock(), when)
+
+    def _group(self, chat_id: int) -> DepartureWindow:
         window = self._groups.get(chat_id)
         if window is None:
-            window = self._groups[chat_id] = SlidingWindow(self._group_limit, self._group_window)
+            window = self._groups[chat_id] = DepartureWindow(self._group_limit, self._group_window)
         return window
