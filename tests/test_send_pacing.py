@@ -83,6 +83,18 @@ async def test_sends_held_up_by_a_stalled_loop_do_not_burst_after_it() -> None:
     assert min(gaps) == pytest.approx(0.1), gaps
 
 
+async def test_sleeps_that_wake_a_little_late_do_not_lower_the_rate() -> None:
+    """Each sleep wakes 3 ms late, as a busy loop's do: the sends keep to their slots (ten
+    a second), instead of each one's lateness pushing back all that follow."""
+
+    async def late_sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds + 0.003)
+
+    limiter = SendLimiter(per_second=10, sleep=late_sleep)
+    times = await _send_all(limiter, [("sendMessage", {"chat_id": c}) for c in range(1, 21)])
+    assert times[-1] == pytest.approx(1.9 + 0.003)
+
+
 @pytest.mark.parametrize(
     "endpoint", ["answerInlineQuery", "answerCallbackQuery", "sendChatAction", "getMe"]
 )
