@@ -95,6 +95,7 @@ def main() -> None:
             shipped.strength,
             band=shipped.escalate,
             margin=shipped.escalate_margin,
+            floor=shipped.floor,
         )
         report("own set, held-out folds", held_out)
         for path in sorted(QUESTIONS_DIR.glob("*.jsonl")):

@@ -54,11 +54,12 @@ from knowledge.ranking import (
 )
 
 STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0)
+# Below the learned confidence `floor`, a plainly relevant best passage is declined too;
+# chosen by cross-validation, after C and the second stage (1.0: the hand-set gate never
+# overrides the learned one).
+FLOORS = (0.0, 0.05, 0.1, 0.15, 0.2, 1.0)
 DECLINE_WEIGHT = 1.0  # a wrongly answered negative costs as much as a missed answer
-# Below this learned confidence the plain-relevance floor does not apply. Chosen on held-out
-# folds as the highest value that declines more hard negatives without losing an answer
-# (BENCHMARKS.md): 0.1 declined 4 more of 40 than none, 0.15 began to cost answers.
-FLOOR = 0.1
+FLOOR = 0.1  # the floor while C and the second stage are chosen (an earlier choice)
 # Which questions the second stage ranks again: those whose confidence is in [low, high)
 # ((0, 0): none), and above the band, those whose best candidate leads the next by less than
 # the margin (sure that something answers, unsure which: the first stage's top answer is
@@ -107,18 +108,19 @@ def fit(
     strength: float,
     band: tuple[float, float] = (0.0, 0.0),
     margin: float = 0.0,
+    floor: float = FLOOR,
 ) -> Ranking:
     """The first stage; and the second, for confidences in `band` (and above it, a lead
     under `margin`), unless the band is empty."""
-    first = _fit_stage(train, strength, second=False)
+    first = _fit_stage(train, strength, second=False, floor=floor)
     if band[1] <= band[0]:
         return first
-    second = _fit_stage(train, strength, second=True)
+    second = _fit_stage(train, strength, second=True, floor=floor)
     return Ranking(
         ranker=first.ranker,
         gate=first.gate,
         threshold=first.threshold,
-        floor=FLOOR,
+        floor=floor,
         strength=strength,
         second=second,
         escalate=band,
@@ -126,7 +128,7 @@ def fit(
     )
 
 
-def _fit_stage(train: Sequence[Example], strength: float, *, second: bool) -> Ranking:
+def _fit_stage(train: Sequence[Example], strength: float, *, second: bool, floor: float) -> Ranking:
     """Ranker on the candidates of answerable questions, then gate and threshold."""
     names = SECOND_CANDIDATE_FEATURES if second else CANDIDATE_FEATURES
     seen = [(e, e.viewed if second else e.found) for e in train]
@@ -140,7 +142,7 @@ def _fit_stage(train: Sequence[Example], strength: float, *, second: bool) -> Ra
     gate = _logistic(gate_x, gate_y, gate_features(names), strength)
     probability = 1 / (1 + np.exp(-gate.logits(gate_x)))
     threshold = _best_threshold(usable, ranker, probability)
-    return Ranking(ranker=ranker, gate=gate, threshold=threshold, floor=FLOOR, strength=strength)
+    return Ranking(ranker=ranker, gate=gate, threshold=threshold, floor=floor, strength=strength)
 
 
 def escalated_share(ranking: Ranking, found: Sequence[Candidates]) -> float:
@@ -170,6 +172,7 @@ def cross_validate(
     *,
     band: tuple[float, float] = (0.0, 0.0),
     margin: float = 0.0,
+    floor: float = FLOOR,
 ) -> list[Outcome]:
     """Each fold of `split` answered by its engine (`cross_fitted`) with a ranking fitted
     without that fold."""
@@ -178,7 +181,7 @@ def cross_validate(
         held_out = set(fold)
         train = [e for i, e in enumerate(data) if i not in held_out]
         original = engine.ranking
-        engine.ranking = fit(train, strength, band, margin)
+        engine.ranking = fit(train, strength, band, margin, floor)
         test = [data[i].question for i in fold]
         answers = engine.answer_many([q.question for q in test])
         outcomes += [outcome(q, answer_object(a)) for q, a in zip(test, answers, strict=True)]
@@ -308,7 +311,17 @@ def main() -> None:
             )
         band, margin = max(scores, key=lambda b: scores[b])
         print(f"chosen second stage band {band}, lead < {margin}")
-        final = fit(data, chosen, band, margin)
+        floors = {}
+        for floor in FLOORS:
+            figures_ = summary(
+                cross_validate(engines, data, split, chosen, band=band, margin=margin, floor=floor)
+            )
+            floors[floor] = figures_["score"]
+            figures = "  ".join(f"{k} {v:.3f}" for k, v in figures_.items() if k != "n")
+            print(f"floor {floor}: {figures}")
+        floor = max(FLOORS, key=lambda f: floors[f])
+        print(f"chosen floor {floor}")
+        final = fit(data, chosen, band, margin, floor)
     if not args.dry_run:
         MODEL_PATH.write_text(final.model_dump_json(indent=1) + "\n", encoding="utf-8")
         print(f"written {MODEL_PATH} (threshold {final.threshold:.3f})")
