@@ -29,6 +29,7 @@ from benchmarks.scoring import (
     load_questions,
     outcome,
     own_questions,
+    shown,
     summary,
 )
 from benchmarks.train_ranking import cross_fitted, cross_validate, english_questions, folds_of
@@ -40,8 +41,7 @@ THRESHOLDS = (0.0, 0.78, 0.79, 0.80, 0.81, 0.82)
 
 
 def report(name: str, outcomes: Sequence[Outcome]) -> None:
-    figures = "  ".join(f"{k} {v:.3f}" for k, v in summary(outcomes).items() if k != "n")
-    print(f"{name} ({len(outcomes)}): {figures}")
+    print(f"{name} ({len(outcomes)}): {shown(summary(outcomes))}")
     print("   by kind: " + "  ".join(f"{k} {r}/{t}" for k, (r, t) in by_kind(outcomes).items()))
 
 

@@ -122,6 +122,11 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, float]:
     }
 
 
+def shown(figures: dict[str, float]) -> str:
+    """A `summary` on one line, without its count."""
+    return "  ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "n")
+
+
 def by_kind(outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
     """Per kind: how many were right (hit@3, or declined for negatives), of how many."""
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -18,13 +18,9 @@ import time
 
 from benchmarks._common import print_footer, print_header
 from bot.sending.ratelimit import SendLimiter
+from tests.support.windows import max_in_window
 
 STALL_SECONDS = 0.5
-
-
-def busiest_second(times: list[float]) -> int:
-    """The most sends within any one second."""
-    return max(sum(start <= t < start + 1.0 for t in times) for start in times)
 
 
 async def one_run(per_second: float, sends: int, *, stall: bool) -> list[float]:
@@ -52,7 +48,7 @@ def report(label: str, went: list[float], per_second: float) -> None:
     rate = (len(went) - 1) / (went[-1] - went[0])
     print(
         f"{label:<28} {rate:6.2f}/s  median gap {1000 * statistics.median(gaps):6.2f} ms"
-        f"  busiest second {busiest_second(went)} (allowed {int(per_second) + 1})"
+        f"  busiest second {max_in_window(went)} (allowed {int(per_second) + 1})"
     )
 
 

@@ -29,6 +29,7 @@ from benchmarks.scoring import (
     is_hit,
     outcome,
     own_questions,
+    shown,
     summary,
 )
 from benchmarks.train_encoder import (
@@ -289,8 +290,7 @@ def main() -> None:
         results = {}
         for strength in STRENGTHS:
             results[strength] = summary(cross_validate(engines, data, split, strength))
-            figures = "  ".join(f"{k} {v:.3f}" for k, v in results[strength].items() if k != "n")
-            print(f"C={strength:<5} held-out: {figures}")
+            print(f"C={strength:<5} held-out: {shown(results[strength])}")
         chosen = max(STRENGTHS, key=lambda c: results[c]["score"])  # score.py's weighting
         print(f"chosen C={chosen}")
         scores = {}
@@ -304,9 +304,9 @@ def main() -> None:
             timed = escalated_share(ranking, pool)
             if max(share, timed) <= MAX_ESCALATED:
                 scores[band, margin] = figures_["score"]
-            figures = "  ".join(f"{k} {v:.3f}" for k, v in figures_.items() if k != "n")
             print(
-                f"second stage for {band}, lead < {margin}: {figures}  escalated {share:.2f}"
+                f"second stage for {band}, lead < {margin}: {shown(figures_)}"
+                f"  escalated {share:.2f}"
                 f" (benchmark questions {timed:.2f})"
             )
         band, margin = max(scores, key=lambda b: scores[b])
@@ -317,8 +317,7 @@ def main() -> None:
                 cross_validate(engines, data, split, chosen, band=band, margin=margin, floor=floor)
             )
             floors[floor] = figures_["score"]
-            figures = "  ".join(f"{k} {v:.3f}" for k, v in figures_.items() if k != "n")
-            print(f"floor {floor}: {figures}")
+            print(f"floor {floor}: {shown(figures_)}")
         floor = max(FLOORS, key=lambda f: floors[f])
         print(f"chosen floor {floor}")
         final = fit(data, chosen, band, margin, floor)

@@ -18,12 +18,12 @@ from tests.support.reliability import (
     assert_valid_html,
     expected_messages,
     is_answer,
-    max_in_window,
     no_internal_errors,
     sends,
     serving,
     texts,
 )
+from tests.support.windows import max_in_window
 
 PER_SECOND = 10
 USER_LIMIT = 5

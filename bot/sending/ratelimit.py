@@ -120,10 +120,6 @@ MESSAGE_METHODS = frozenset(
 _Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
 class SendLimiter(BaseRateLimiter[None]):
     """python-telegram-bot's rate limiter for the bot: keeps outgoing messages within
     Telegram's limits, evenly paced overall at `per_second`, and at most `group_limit` in any
@@ -136,17 +132,15 @@ class SendLimiter(BaseRateLimiter[None]):
         *,
         group_limit: int = GROUP_LIMIT,
         group_window: float = GROUP_WINDOW_SECONDS,
-        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """`clock` defaults to the running event loop's, the one its sleeps are timed by."""
+        """Times are the running event loop's, the clock its sleeps are timed by."""
         self._interval = 1.0 / per_second
         self._next = -math.inf  # the earliest the next message may go, overall
         self._overall = asyncio.Lock()
         self._group_limit = group_limit
         self._group_window = group_window
         self._groups: LRUCache[int, DepartureWindow] = LRUCache(maxsize=10_000)
-        self._clock = clock or _loop_time
         self._sleep = sleep
 
     async def initialize(self) -> None:
@@ -193,10 +187,11 @@ class SendLimiter(BaseRateLimiter[None]):
 
     async def _sleep_until(self, when: float) -> float:
         """Sleep until `when` on the clock; the time it is then."""
-        delay = when - self._clock()
+        loop = asyncio.get_running_loop()
+        delay = when - loop.time()
         if delay > 0:
             await self._sleep(delay)
-        return max(self._clock(), when)
+        return max(loop.time(), when)
 
     def _group(self, chat_id: int) -> DepartureWindow:
         window = self._groups.get(chat_id)

@@ -183,14 +183,3 @@ def error_records(caplog: pytest.LogCaptureFixture) -> list[str]:
 def assert_valid_html(emu: BotApiEmulator) -> None:
     """Valid HTML everywhere, including requests that an injected fault refused."""
     assert_valid_html_everywhere(emu, require_success=False)
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """The most events in any half-open interval [t, t + window)."""
-    ordered = sorted(times)
-    best, first = 0, 0
-    for last, moment in enumerate(ordered):
-        while ordered[first] <= moment - window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
