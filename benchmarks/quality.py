@@ -1,12 +1,13 @@
 """Answer quality per kind of question: the own set by held-out folds, and the check sets.
 
     python -m benchmarks.quality [--folds 5] [--folds-by kind|passage] [--seed 7]
-                                 [--check PATH.jsonl ...]
+                                 [--scratch DIR] [--check PATH.jsonl ...]
 
 The own set (benchmarks/questions/*.jsonl) is answered by models fitted without each
 question's fold, the encoder's adapter and the ranking (as `train_ranking` chooses them);
 check sets, by default ../shared/eval/dev.jsonl and chat.jsonl when present and
-benchmarks/checks/*.jsonl (never fitted on), by the shipped models. The own
+benchmarks/checks/*.jsonl (never fitted on), by the shipped models. With --scratch, the
+per-fold adapters are kept there and reused (`train_ranking.tuned_once`). The own
 questions in other languages are answered across languages, with the score at each
 threshold of the multilingual match (the shipped one was chosen from these).
 """
@@ -14,7 +15,6 @@ threshold of the multilingual match (the shipped one was chosen from these).
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +32,14 @@ from benchmarks.scoring import (
     shown,
     summary,
 )
-from benchmarks.train_ranking import cross_fitted, cross_validate, english_questions, folds_of
+from benchmarks.train_encoder import training_pairs
+from benchmarks.train_ranking import (
+    cross_fitted,
+    cross_validate,
+    english_questions,
+    folds_of,
+    scratch_folder,
+)
 from bot.render.jsonl import answer_object
 from knowledge import Engine, EngineConfig, crosslingual
 from knowledge.ranking import Ranking
@@ -75,19 +82,21 @@ def main() -> None:
         default="kind",
         help="stratify the folds by kind, or keep questions about one passage in one fold",
     )
+    parser.add_argument("--scratch", type=Path, help="keep the per-fold adapters here")
     args = parser.parse_args()
     checks = args.check
     if checks is None:
         shared = [p for p in (SHARED_EVAL / "dev.jsonl", SHARED_EVAL / "chat.jsonl") if p.exists()]
         checks = [*shared, *sorted(CHECKS_DIR.glob("*.jsonl"))]
     print_header("answer quality")
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
+    with scratch_folder(args.scratch) as scratch:
         engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
         shipped = Ranking.load()
         own = english_questions()
-        split = folds_of(engine, own, args.folds, args.seed, by_passage=args.folds_by == "passage")
-        data, engines = cross_fitted(engine, own, split, scratch)
+        pairs = training_pairs(engine, own)
+        by_passage = args.folds_by == "passage"
+        split = folds_of(own, pairs, args.folds, args.seed, by_passage=by_passage)
+        data, engines = cross_fitted(own, pairs, split, scratch)
         held_out = cross_validate(
             engines,
             data,

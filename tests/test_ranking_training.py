@@ -1,0 +1,69 @@
+"""How train_ranking sees the own questions: folds by passage, and per-fold adapters kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.scoring import Question
+from benchmarks.train_encoder import Pair, TuningSettings
+from benchmarks.train_ranking import folds_of, tuned_once
+
+MIIT = "China's Ministry of Industry and Information Technology introduced the policy in 2018."
+BATCHES = "Six batches of such companies have been named so far."
+TAXES = "SMEs contribute more than half of China's tax revenue."
+
+
+def question(n: int, gold: str | None) -> Question:
+    return Question(
+        id=f"t{n}", question=f"question {n}?", gold=(gold,) if gold else (), kind="paraphrase"
+    )
+
+
+def test_folds_by_passage_keep_a_passage_and_the_questions_it_does_not_answer_together() -> None:
+    pairs: list[Pair | None] = [
+        ("which ministry?", MIIT, True, MIIT),
+        ("how many batches?", BATCHES, True, BATCHES),
+        ("who is the minister today?", MIIT, False, MIIT),  # closest to the MIIT passage
+        ("when did it start?", MIIT, True, MIIT),
+        ("share of taxes?", TAXES, True, TAXES),
+        None,  # an empty question: a group of its own
+        ("batches this year?", BATCHES, True, BATCHES),
+    ]
+    questions = [question(i, p[1] if p and p[2] else None) for i, p in enumerate(pairs)]
+    for seed in (7, 11, 13):
+        split = folds_of(questions, pairs, 3, seed, by_passage=True)
+        assert sorted(i for fold in split for i in fold) == list(range(len(pairs)))
+        fold_of = {i: k for k, fold in enumerate(split) for i in fold}
+        assert fold_of[0] == fold_of[2] == fold_of[3]
+        assert fold_of[1] == fold_of[6]
+        assert len({fold_of[0], fold_of[1], fold_of[4]}) > 1
+    by_kind = folds_of(questions, pairs, 3, 7, by_passage=False)
+    assert sorted(i for fold in by_kind for i in fold) == list(range(len(pairs)))
+    assert max(len(f) for f in by_kind) - min(len(f) for f in by_kind) <= 1
+
+
+def test_an_adapter_is_tuned_again_only_when_its_questions_or_settings_change(
+    tmp_path: Path,
+) -> None:
+    pairs: list[Pair] = [
+        ("Which ministry runs the programme?", MIIT, True, MIIT),
+        ("How many batches have been announced?", BATCHES, True, BATCHES),
+    ]
+    settings = TuningSettings(rank=2, epochs=1, learning_rate=3e-3, batch_size=2)
+    adapter = tmp_path / "adapter-0"
+    weights = adapter / "adapter_model.safetensors"
+
+    assert tuned_once(pairs, settings, adapter)
+    first = weights.stat().st_mtime_ns
+    assert not tuned_once(pairs, settings, adapter)
+    assert weights.stat().st_mtime_ns == first  # the same questions: kept
+
+    more = [*pairs, ("What share of taxes?", TAXES, True, TAXES)]
+    assert tuned_once(more, settings, adapter)
+    second = weights.stat().st_mtime_ns
+    assert second != first  # another question: tuned again
+    assert not tuned_once(list(more), settings, adapter)
+    assert weights.stat().st_mtime_ns == second
+
+    assert tuned_once(more, settings.model_copy(update={"rank": 4}), adapter)
+    assert weights.stat().st_mtime_ns != second
