@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.arrays import read_npy
 from knowledge.errors import KnowledgeError
 from knowledge.safefiles import write_atomic
 from knowledge.store import PassageIndex
@@ -147,7 +148,7 @@ class SentenceSpace:
     def _load(self, key: str, texts: list[str]) -> FloatArray:
         path = self._cache_dir / f"{key}.npy"
         with contextlib.suppress(OSError, ValueError):
-            vectors = np.load(path, allow_pickle=False)
+            vectors = read_npy(path)
             if vectors.shape[0] == len(texts):
                 return np.asarray(vectors, dtype=np.float32)
         vectors = self.embedder.sentences(texts).reshape(len(texts), -1)

@@ -31,6 +31,7 @@ from scipy import sparse
 from tqdm import tqdm
 
 from knowledge import dense
+from knowledge.arrays import read_npz
 from knowledge.embedding import Encoder, model_fingerprint
 from knowledge.errors import FolderError, IndexCorruptError
 from knowledge.lexical import LexicalIndex, TermCounts
@@ -421,20 +422,20 @@ def _read_part(directory: Path, name: str, entry: PartEntry | None) -> tuple[Par
     if entry is not None and digest != entry.sha256:
         raise IndexCorruptError(f"{_PARTS}/{name} ({entry.doc_id}) does not match its checksum")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            raw = json.loads(arrays["passages"].tobytes().decode())
-            passages = [Passage.model_validate(item) for item in raw]
-            words = [str(word) for word in arrays["words"]]
-            counts = sparse.csr_matrix(
-                (arrays["counts_data"], arrays["counts_indices"], arrays["counts_indptr"]),
-                shape=(len(passages), len(words)),
-            )
-            part = Part(
-                passages=passages,
-                passage_vectors=arrays["passage_vectors"],
-                sentence_vectors=arrays["sentence_vectors"],
-                terms=TermCounts(words=words, counts=counts),
-            )
+        arrays = read_npz(data)
+        raw = json.loads(arrays["passages"].tobytes().decode())
+        passages = [Passage.model_validate(item) for item in raw]
+        words = [str(word) for word in arrays["words"]]
+        counts = sparse.csr_matrix(
+            (arrays["counts_data"], arrays["counts_indices"], arrays["counts_indptr"]),
+            shape=(len(passages), len(words)),
+        )
+        part = Part(
+            passages=passages,
+            passage_vectors=arrays["passage_vectors"],
+            sentence_vectors=arrays["sentence_vectors"],
+            terms=TermCounts(words=words, counts=counts),
+        )
     except (OSError, ValueError, KeyError, ValidationError) as exc:
         raise IndexCorruptError(f"{_PARTS}/{name} unreadable: {exc}") from exc
     found = PartEntry(

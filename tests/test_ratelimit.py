@@ -1,19 +1,25 @@
 """The limiter arithmetic, on a fake clock (the end-to-end tests check it through the bot)."""
 
+import asyncio
 import math
 
-from bot.sending.ratelimit import DepartureWindow, QuestionLimiter, TokenBucket
+from bot.sending.ratelimit import ArrivalWindow, QuestionLimiter, TokenBucket
 
 
-def test_departure_window_lets_the_next_go_once_the_oldest_is_a_period_old() -> None:
-    window = DepartureWindow(limit=2, period=10.0)
-    assert window.earliest() == -math.inf
-    window.record(0.0)
-    assert window.earliest() == -math.inf
-    window.record(1.0)
-    assert window.earliest() == 10.0
-    window.record(10.0)
-    assert window.earliest() == 11.0  # only the last two count
+async def test_arrival_window_lets_the_next_go_a_period_after_the_oldest_arrived() -> None:
+    window = ArrivalWindow(limit=2, period=10.0)
+    assert await window.earliest() == -math.inf
+    first = window.sending()
+    assert await window.earliest() == -math.inf
+    second = window.sending()
+    waiting = asyncio.ensure_future(window.earliest())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the oldest is still on its way: wait for it
+    first.set_result(1.0)
+    assert await waiting == 11.0
+    second.set_result(3.0)
+    window.sending()  # only the last two count
+    assert await window.earliest() == 13.0
 
 
 def test_token_bucket_refills_at_its_rate_up_to_its_capacity() -> None:

@@ -84,23 +84,29 @@ class QuestionLimiter:
         return quota
 
 
-class DepartureWindow:
-    """When the last `limit` messages to one chat went: the next may go once the oldest of them
-    is `period` seconds old, so no `period` seconds hold more than `limit`."""
+class ArrivalWindow:
+    """The last `limit` messages to one chat, each counted from when its call returned (by
+    then Telegram has it; it may get it long after it was sent, on a slow network or a busy
+    machine). The next may go once the oldest of them is `period` seconds old, so no `period`
+    seconds hold more than `limit` arrivals."""
 
     def __init__(self, limit: int, period: float) -> None:
         self.period = period
-        self.went: deque[float] = deque(maxlen=limit)
+        self.arrived: deque[asyncio.Future[float]] = deque(maxlen=limit)
         self.lock = asyncio.Lock()  # one message of this chat waits its turn at a time
 
-    def earliest(self) -> float:
-        """The earliest time the next message may go."""
-        if len(self.went) < (self.went.maxlen or 0):
+    async def earliest(self) -> float:
+        """The earliest time the next message may go (after the oldest call returns, if it
+        is still under way)."""
+        if len(self.arrived) < (self.arrived.maxlen or 0):
             return -math.inf
-        return self.went[0] + self.period
+        return await asyncio.shield(self.arrived[0]) + self.period
 
-    def record(self, when: float) -> None:
-        self.went.append(when)
+    def sending(self) -> asyncio.Future[float]:
+        """A message goes now: set the future to when its call returns."""
+        arrival = asyncio.get_running_loop().create_future()
+        self.arrived.append(arrival)
+        return arrival
 
 
 GROUP_LIMIT = int(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # in any minute of one group
@@ -123,8 +129,8 @@ _Result = bool | dict[str, Any] | list[dict[str, Any]]
 class SendLimiter(BaseRateLimiter[None]):
     """python-telegram-bot's rate limiter for the bot: keeps outgoing messages within
     Telegram's limits, evenly paced overall at `per_second`, and at most `group_limit` in any
-    `group_window` seconds of one group. Other calls are not held (getUpdates never reaches
-    a rate limiter)."""
+    `group_window` seconds of one group, counted as they arrive (`ArrivalWindow`). Other calls
+    are not held (getUpdates never reaches a rate limiter)."""
 
     def __init__(
         self,
@@ -140,7 +146,7 @@ class SendLimiter(BaseRateLimiter[None]):
         self._overall = asyncio.Lock()
         self._group_limit = group_limit
         self._group_window = group_window
-        self._groups: LRUCache[int, DepartureWindow] = LRUCache(maxsize=10_000)
+        self._groups: LRUCache[int, ArrivalWindow] = LRUCache(maxsize=10_000)
         self._sleep = sleep
 
     async def initialize(self) -> None:
@@ -158,20 +164,26 @@ class SendLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> _Result:
-        if endpoint in MESSAGE_METHODS:
-            chat_id = data.get("chat_id")
-            if isinstance(chat_id, int) and chat_id < 0:
-                await self._group_turn(self._group(chat_id))
-            else:
-                await self._overall_turn(-math.inf)
-        return await callback(*args, **kwargs)
+        if endpoint not in MESSAGE_METHODS:
+            return await callback(*args, **kwargs)
+        chat_id = data.get("chat_id")
+        if not (isinstance(chat_id, int) and chat_id < 0):
+            await self._overall_turn(-math.inf)
+            return await callback(*args, **kwargs)
+        arrival = await self._group_turn(self._group(chat_id))
+        try:
+            return await callback(*args, **kwargs)
+        finally:
+            arrival.set_result(asyncio.get_running_loop().time())
 
-    async def _group_turn(self, window: DepartureWindow) -> None:
+    async def _group_turn(self, window: ArrivalWindow) -> asyncio.Future[float]:
         """Wait for room in the group's window, then for the overall turn; one message of a
-        group at a time, so that a group's backlog never holds up other chats."""
+        group at a time, so that a group's backlog never holds up other chats. The future is
+        the message's place in the window, to be set when its call returns."""
         async with window.lock:
-            ready = await self._sleep_until(window.earliest())
-            window.record(await self._overall_turn(ready))
+            ready = await self._sleep_until(await window.earliest())
+            await self._overall_turn(ready)
+            return window.sending()
 
     async def _overall_turn(self, ready: float) -> float:
         """Wait until `ready` and the overall pace allow; when the message goes. A wake-up a
@@ -193,8 +205,8 @@ class SendLimiter(BaseRateLimiter[None]):
             await self._sleep(delay)
         return max(loop.time(), when)
 
-    def _group(self, chat_id: int) -> DepartureWindow:
+    def _group(self, chat_id: int) -> ArrivalWindow:
         window = self._groups.get(chat_id)
         if window is None:
-            window = self._groups[chat_id] = DepartureWindow(self._group_limit, self._group_window)
+            window = self._groups[chat_id] = ArrivalWindow(self._group_limit, self._group_window)
         return window
