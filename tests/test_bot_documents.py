@@ -31,8 +31,9 @@ class Bot:
     member: JSON
     collection: Path
 
-    def send_file(self, user: JSON, data: bytes, name: str, **extra: int) -> JSON:
-        return self.emu.send_document(self.emu.private_chat(user), user, data, name, **extra)
+    def send_file(self, user: JSON, data: bytes, name: str, file_size: int | None = None) -> JSON:
+        chat = self.emu.private_chat(user)
+        return self.emu.send_document(chat, user, data, name, file_size=file_size)
 
     def reply(self, update: JSON) -> JSON:
         found = self.emu.wait_for(lambda: replies_to(self.emu, update), timeout=TIMEOUT)

@@ -74,7 +74,8 @@ def entity_spans(message: JSON, kind: str) -> list[tuple[int, int]]:
 
 
 def text_after(message: JSON, utf16_end: int) -> str:
-    return message["text"].encode("utf-16-le")[2 * utf16_end :].decode("utf-16-le")
+    text: str = message["text"]
+    return text.encode("utf-16-le")[2 * utf16_end :].decode("utf-16-le")
 
 
 def sent_call(emu: BotApiEmulator, message: JSON) -> Call:
@@ -98,7 +99,8 @@ def html_of(emu: BotApiEmulator, message: JSON) -> str:
 
 def ask(emu: BotApiEmulator, chat: JSON, user: JSON, text: str, **fields: Any) -> JSON:
     """Send `text` from `user` in `chat`; the inbound message."""
-    return emu.send_message(chat, user, text, **fields)["message"]
+    message: JSON = emu.send_message(chat, user, text, **fields)["message"]
+    return message
 
 
 def replies(emu: BotApiEmulator, message: JSON) -> list[JSON]:

@@ -76,7 +76,7 @@ def _first_pages(count: int, path: Path) -> Path:
     sentence wrapped over two lines and the answer below, at a quarter of the text to embed."""
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(PDF))
     while len(writer.pages) > count:
-        del writer.pages[-1]
+        writer.remove_page(len(writer.pages) - 1)
     with path.open("wb") as file:
         writer.write(file)
     return path

@@ -36,6 +36,7 @@ from tests.support.reliability import (
     texts,
 )
 from tests.support.waiting import wait_until
+from tests.support.zygote import ForkedProcess
 
 START_TIMEOUT = 120  # two workers load the model, on a loaded machine
 
@@ -53,7 +54,7 @@ def emu() -> Iterator[BotApiEmulator]:
         yield emulator
 
 
-Started = tuple[subprocess.Popen[bytes], Path, JSON]
+Started = tuple[ForkedProcess | subprocess.Popen[bytes], Path, JSON]
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_workers_are_replaced_reindexed_and_taken_down_with_the_bot(
 
 
 def _a_killed_worker_is_replaced_and_every_question_answered_once(
-    emu: BotApiEmulator, process: subprocess.Popen[bytes], log: Path, engine: Engine
+    emu: BotApiEmulator, process: ForkedProcess | subprocess.Popen[bytes], log: Path, engine: Engine
 ) -> None:
     pid = process.pid
     victim = min(engine_workers(pid))
@@ -176,7 +177,9 @@ def _reindex_reaches_every_worker(emu: BotApiEmulator, admin: JSON, corpus: Path
         (corpus / "hefei-robotics-expo.md").unlink()
 
 
-def _killing_the_bot_takes_its_workers_with_it(process: subprocess.Popen[bytes]) -> None:
+def _killing_the_bot_takes_its_workers_with_it(
+    process: ForkedProcess | subprocess.Popen[bytes],
+) -> None:
     workers = engine_workers(process.pid)
     assert len(workers) == 2
     everything = descendants_of(process.pid)  # the workers, the fork server, the tracker

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from knowledge import IngestError
 from knowledge.ingest import read_file, slug
 
-LIMITS = {"max_file_bytes": 20 * 2**20, "max_text_chars": 2_000_000}
+
+class Limits(TypedDict):
+    max_file_bytes: int
+    max_text_chars: int
+
+
+LIMITS = Limits(max_file_bytes=20 * 2**20, max_text_chars=2_000_000)
 ARTICLE = "Zorblax Widget Works of Wuhan shipped 3,400 brass periscopes to lake ferry operators"
 
 PAGE = f"""<!DOCTYPE html>

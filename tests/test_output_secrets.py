@@ -16,9 +16,9 @@ import pytest
 from bot.logs import MASK, RedactingStream
 from knowledge import Engine, EngineConfig
 from knowledge.embedding import Encoder
-from tests.support.botrunner import REPO, BotProcess
+from tests.support.botrunner import BotProcess
 from tests.support.cli import CliRun
-from tests.support.data import CORPUS_DIR
+from tests.support.data import CORPUS_DIR, REPO
 from tests.support.emulator import BotApiEmulator
 from tests.support.reliability import TAX_ANSWER, TAX_QUESTION, texts
 

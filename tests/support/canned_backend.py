@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.serving.backends import Reloaded
-from knowledge import Answer, AnswerKind, Citation, Document
+from knowledge import Answer, AnswerKind, Citation, Document, Listing, collection
+from knowledge.corpus import DEFAULT_CORPUS_DIR
+from knowledge.passages import MAX_PASSAGE_WORDS
 
 
 class CannedBackend:
@@ -53,6 +55,18 @@ class CannedBackend:
 
     async def reload(self) -> Reloaded:
         return Reloaded(documents=len(self._documents), passages=0, status="loaded")
+
+    async def add(self, documents: list[Document]) -> list[Listing]:
+        added = {doc.doc_id for doc in documents}
+        self._documents = [d for d in self._documents if d.doc_id not in added] + documents
+        return self._listings()
+
+    async def remove(self, doc_ids: list[str]) -> list[Listing]:
+        self._documents = [d for d in self._documents if d.doc_id not in doc_ids]
+        return self._listings()
+
+    def _listings(self) -> list[Listing]:
+        return collection.listing(self._documents, DEFAULT_CORPUS_DIR, MAX_PASSAGE_WORDS)
 
     async def close(self) -> None:
         return None

@@ -1246,7 +1246,7 @@ class BotApiEmulator:
 
     def wait_for(
         self,
-        predicate: Callable[[], T],
+        predicate: Callable[[], T | None],
         timeout: float = 10.0,
         interval: float = 0.02,
         description: str | None = None,
@@ -1261,7 +1261,7 @@ class BotApiEmulator:
 
     async def async_wait_for(
         self,
-        predicate: Callable[[], T],
+        predicate: Callable[[], T | None],
         timeout: float = 10.0,
         interval: float = 0.02,
         description: str | None = None,

@@ -24,7 +24,7 @@ from .botrunner import RunningBot, assert_valid_html_everywhere, running_bot
 from .emulator import BotApiEmulator, Call
 
 if TYPE_CHECKING:
-    from bot.serving.workers import Reloaded
+    from bot.serving.backends import Reloaded
 
 JSON = dict[str, Any]
 
@@ -106,7 +106,7 @@ class Harness:
         settle(self.emu, self.bot, *updates, timeout=timeout)
 
 
-async def _unfinished(bot: RunningBot) -> list[JSON]:
+async def _unfinished(bot: RunningBot) -> list[tuple[str, JSON]]:
     return bot.services.journal.pending()
 
 
