@@ -18,6 +18,7 @@ import argparse
 import random
 import shutil
 import tempfile
+import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,9 @@ def tune(
         lora_dropout=0.1,
         target_modules=_TARGETS,
     )
-    tuned: Any = get_peft_model(model[0].auto_model, config)
+    with warnings.catch_warnings():  # peft asks transformers a question it has renamed
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        tuned: Any = get_peft_model(model[0].auto_model, config)
     model[0].auto_model = tuned
     model.train()
     optimiser = torch.optim.AdamW(
@@ -171,7 +174,9 @@ def tune(
     if out.exists():
         shutil.rmtree(out)
     tuned.peft_config["default"].base_model_name_or_path = BUNDLED_MODEL  # not a local path
-    tuned.save_pretrained(str(out))
+    with warnings.catch_warnings():  # a model's name, not a folder: no config to compare
+        warnings.filterwarnings("ignore", "Could not find a config file", UserWarning)
+        tuned.save_pretrained(str(out))
     (out / "README.md").unlink(missing_ok=True)  # peft's model card template
     (out / SETTINGS_FILE).write_text(settings.model_dump_json(indent=1) + "\n", encoding="utf-8")
 
