@@ -18,7 +18,6 @@ import argparse
 import random
 import shutil
 import tempfile
-import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,14 @@ from tqdm import tqdm
 from benchmarks._common import print_footer, print_header
 from benchmarks.scoring import ENGLISH_KINDS, Question, is_hit, own_questions
 from knowledge import Engine, EngineConfig
-from knowledge.embedding import ADAPTER_DIR, BUNDLED_MODEL, TUNED_MODEL, Encoder, resolve_model
+from knowledge.embedding import (
+    ADAPTER_DIR,
+    BUNDLED_MODEL,
+    TUNED_MODEL,
+    Encoder,
+    peft_quietly,
+    resolve_model,
+)
 from knowledge.features import sentence_match
 
 SETTINGS_FILE = "tuning.json"
@@ -147,8 +153,7 @@ def tune(
         lora_dropout=0.1,
         target_modules=_TARGETS,
     )
-    with warnings.catch_warnings():  # peft asks transformers a question it has renamed
-        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+    with peft_quietly():
         tuned: Any = get_peft_model(model[0].auto_model, config)
     model[0].auto_model = tuned
     model.train()
@@ -174,8 +179,7 @@ def tune(
     if out.exists():
         shutil.rmtree(out)
     tuned.peft_config["default"].base_model_name_or_path = BUNDLED_MODEL  # not a local path
-    with warnings.catch_warnings():  # a model's name, not a folder: no config to compare
-        warnings.filterwarnings("ignore", "Could not find a config file", UserWarning)
+    with peft_quietly():
         tuned.save_pretrained(str(out))
     (out / "README.md").unlink(missing_ok=True)  # peft's model card template
     (out / SETTINGS_FILE).write_text(settings.model_dump_json(indent=1) + "\n", encoding="utf-8")

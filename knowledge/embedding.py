@@ -78,14 +78,23 @@ def model_fingerprint(model: str) -> str:
     return f"{model}@{digest.hexdigest()[:16]}"
 
 
+@contextlib.contextmanager
+def peft_quietly() -> Iterator[None]:
+    """Without peft's two known complaints: it asks transformers a question transformers has
+    renamed, and it looks for the config of a base model that is named, not a folder."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        warnings.filterwarnings("ignore", "Could not find a config file", UserWarning)
+        yield
+
+
 def merge_adapter(model: Any, adapter: Path) -> None:
     """Merge the LoRA `adapter` into the sentence-transformers `model`'s transformer: a plain
     model of the same size and speed afterwards."""
     from peft import PeftModel  # noqa: PLC0415 - only for a tuned model
 
     transformer = model[0]
-    with warnings.catch_warnings():  # peft asks transformers a question it has renamed
-        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+    with peft_quietly():
         tuned = PeftModel.from_pretrained(transformer.auto_model, str(adapter))
     transformer.auto_model = tuned.merge_and_unload()
 

@@ -185,8 +185,8 @@ class SendLimiter(BaseRateLimiter[None]):
             await self._overall_turn(ready)
             return window.sending()
 
-    async def _overall_turn(self, ready: float) -> float:
-        """Wait until `ready` and the overall pace allow; when the message goes. A wake-up a
+    async def _overall_turn(self, ready: float) -> None:
+        """Wait until `ready` and the overall pace allow. A wake-up a
         little late keeps to the slots (or the rate would fall by the sleeps' lateness, 3% at
         30 a second); one later than that, a stalled loop, starts them again from when the
         message went, so the sends that waited through the stall never go in a burst."""
@@ -195,7 +195,6 @@ class SendLimiter(BaseRateLimiter[None]):
             went = await self._sleep_until(slot)
             late = went - slot > self._interval / 4
             self._next = (went if late else slot) + self._interval
-            return went
 
     async def _sleep_until(self, when: float) -> float:
         """Sleep until `when` on the clock; the time it is then."""
