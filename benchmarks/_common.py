@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
+import knowledge
+
 # Settings that change the figures, as the caller gave them (before `limit_threads`).
 _GIVEN_ENV = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if k in os.environ}
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,13 +78,14 @@ def threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        help="cap the OpenMP threads of faiss and torch (default: theirs, one per core)",
+        help="cap the threads of faiss and the encoder (default: one per core)",
     )
 
 
 def limit_threads(count: int | None) -> None:
-    """Cap OpenMP threads: faiss's now, and torch's and child processes' through the
-    environment (read when torch is first imported). None leaves the defaults."""
+    """Cap the threads: faiss's and the encoder's now, and child processes' through the
+    environment. None leaves the defaults."""
     if count is not None:
         os.environ["OMP_NUM_THREADS"] = str(count)
         faiss.omp_set_num_threads(count)
+        knowledge.limit_threads(count)

@@ -232,7 +232,7 @@ def main() -> None:
     build = f"{statistics.median(builds):.2f} s (min {min(builds):.2f}, max {max(builds):.2f})"
     child_rss = statistics.median(r["rss_mb"] for r in cold)
     rows = [
-        ["model load (incl. torch import; once, shared)", f"{model_s:.2f} s"],
+        ["model load (once, shared)", f"{model_s:.2f} s"],
         [f"index build, median of {BUILDS} ({sizes})", build],
         cold_row(cold),
         *rows,

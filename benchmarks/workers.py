@@ -5,8 +5,8 @@
 Each round is a fresh process, as a bot's start is: it starts `--workers` workers over the
 bundled corpus (its index built beforehand), answers one question, kills a worker and times
 its replacement until it is ready. Both start methods are measured, alternately: the fork
-server (shipped: it imports torch and sentence-transformers once) and spawn (each worker
-imports everything itself).
+server (shipped: it imports the engine's modules once) and spawn (each worker imports
+everything itself).
 """
 
 from __future__ import annotations

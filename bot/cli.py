@@ -153,18 +153,41 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return _ask(engine, args.question, as_json=args.json)
 
 
+class _StartUpStop:
+    """Until the event loop takes signals over, SIGTERM and SIGINT stop start-up wherever it
+    is (loading the model, say), as Ctrl-C does; and are remembered, as an import that is
+    interrupted turns the KeyboardInterrupt into an ImportError."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Stop now if a signal came while something swallowed its KeyboardInterrupt."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def _run(settings: Settings) -> int:
-    """Serve Telegram. Until the event loop takes signals over, SIGTERM stops start-up as
-    Ctrl-C does, wherever it is (loading the model, say); a stop at start-up is a clean exit."""
+    """Serve Telegram; a stop at start-up is a clean exit."""
     settings.token()  # fail fast, before loading the model
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop = _StartUpStop()
     try:
         with claimed(settings.bot_state_dir):  # before anything else touches the state
             from bot.surface.app import run_bot  # noqa: PLC0415 - Telegram only loads for `run`
 
-            return run_bot(settings)
+            return run_bot(settings, loaded=stop.check)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception:
+        if stop.requested:  # the interrupted start-up's error, not one to report
+            return EXIT_OK
+        raise
 
 
 def _manage(args: argparse.Namespace, settings: Settings) -> int:

@@ -51,7 +51,9 @@ def _encoder(config: EngineConfig) -> collection.EncoderFactory:
 
     def load() -> Encoder:
         if not loaded:
-            loaded.append(Encoder(config.model, config.query_precision))
+            loaded.append(
+                Encoder(config.model, config.query_precision, cache_dir=config.model_cache_dir)
+            )
         return loaded[0]
 
     return load

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     knowledge_max_file_bytes: int = _engine("max_file_bytes")
     knowledge_max_text_chars: int = _engine("max_text_chars")
     knowledge_query_precision: Precision = _engine("query_precision")
+    knowledge_model_cache_dir: Path = _engine("model_cache_dir")
     knowledge_crosslingual: bool = _engine("crosslingual")
     knowledge_crosslingual_dir: Path = _engine("crosslingual_dir")
     knowledge_second_stage: bool = _engine("second_stage")

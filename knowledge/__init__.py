@@ -6,7 +6,7 @@ It knows nothing of Telegram; `bot` adapts it to chats, through the names below 
 from knowledge import collection
 from knowledge.collection import Listing
 from knowledge.config import EngineConfig, default_index_dir
-from knowledge.embedding import Encoder, Precision
+from knowledge.embedding import Encoder, Precision, limit_threads
 from knowledge.engine import Engine
 from knowledge.errors import (
     CorpusError,
@@ -44,6 +44,7 @@ __all__ = [
     "default_index_dir",
     "follow_up",
     "is_elliptical",
+    "limit_threads",
     "read_file",
     "split_document",
 ]

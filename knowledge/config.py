@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.corpus import DEFAULT_CORPUS_DIR
-from knowledge.embedding import TUNED_MODEL, Precision
+from knowledge.embedding import TUNED_MODEL, Precision, default_model_cache_dir
 from knowledge.passages import MAX_PASSAGE_WORDS
 
 # Telegram lets bots download files of up to 20 MB; 2 million characters of text take a few
@@ -49,6 +49,8 @@ class EngineConfig(BaseModel):
     max_passage_words: int = Field(default=MAX_PASSAGE_WORDS, ge=10, le=80)
     max_citations: int = Field(default=6, ge=1, le=10)
     query_precision: Precision = "auto"
+    # The model exported for ONNX Runtime, once (knowledge/onnx_encoder.py).
+    model_cache_dir: Path = Field(default_factory=default_model_cache_dir)
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, ge=1)
     max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=1)
     # Questions in another script answered with a multilingual model (if installed), its

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import logging
 import os
+import sys
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -16,6 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.errors import ModelLoadError
+from knowledge.onnx_encoder import ExportError, OnnxEncoder, exportable, exported
+
+logger = logging.getLogger(__name__)
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 # The bundled model with the LoRA adapter beside this module merged into it: tuned on the
@@ -28,6 +33,28 @@ _QUERY_BATCH = 64
 
 Precision = Literal["auto", "float32", "bfloat16"]
 _NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def default_model_cache_dir() -> Path:
+    """Where models exported for ONNX Runtime are kept (knowledge/onnx_encoder.py)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "little-giants-bot" / "models"
+
+
+_THREADS: list[int] = []  # limit_threads's, when it was called
+
+
+def limit_threads(count: int) -> None:
+    """Embed long lists on at most `count` cores (a question always takes one); call it
+    before loading a model."""
+    _THREADS[:] = [max(1, count)]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(_THREADS[0])
+
+
+def _cores() -> int:
+    return _THREADS[0] if _THREADS else max(1, len(os.sched_getaffinity(0)))
 
 
 def native_bfloat16() -> bool:
@@ -99,6 +126,22 @@ def merge_adapter(model: Any, adapter: Path) -> None:
     transformer.auto_model = tuned.merge_and_unload()
 
 
+def library_model(location: str, adapter: Path | None, model: str) -> Any:
+    """The sentence-transformers model in `location`, with `adapter` merged in, quietly."""
+    try:
+        from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # it warns about every long question we truncate
+        loaded = SentenceTransformer(location, device="cpu")
+        if adapter is not None:
+            merge_adapter(loaded, adapter)
+    except Exception as exc:  # the library raises many kinds for a bad model
+        raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
+    return loaded
+
+
 def _is_mean_pooling(model: Any) -> bool:
     """Whether the model is a transformer, mean pooling and normalisation, as the bundled one
     is: then questions skip the library's per-call checks (about 2 ms a call) and go
@@ -118,37 +161,87 @@ def _is_mean_pooling(model: Any) -> bool:
 class Encoder:
     """Normalised float32 embeddings from a sentence-transformers model, offline.
 
-    Passages are always encoded in float32. Questions are encoded in bfloat16 where the CPU
-    has it natively (`query_precision="auto"`), by a bfloat16 copy of the transformer: faster
-    than float32, and the vectors agree with float32 ones to a cosine of 0.9999
-    (BENCHMARKS.md). A copy, not autocast: autocast casts every weight again on every call.
+    A model that is a transformer, mean pooling and normalisation runs in ONNX Runtime,
+    exported once into `cache_dir` (knowledge/onnx_encoder.py): no torch in the process, and
+    the library's vectors. Any other model, one given an `adapter` to fit, one asked for
+    `query_precision="bfloat16"` or `library=True` runs in sentence-transformers.
     """
 
     def __init__(
-        self, model: str, query_precision: Precision = "auto", *, adapter: Path | None = None
+        self,
+        model: str,
+        query_precision: Precision = "auto",
+        *,
+        adapter: Path | None = None,
+        cache_dir: Path | None = None,
+        library: bool = False,
     ) -> None:
         """`adapter`, a LoRA adapter folder for `model`, replaces the one the name implies
         (for fitting: see benchmarks/train_encoder.py)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        location = resolve_model(model)
-        try:
-            from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - slow import
-            from transformers.utils import logging as hf_logging  # noqa: PLC0415
+        location = Path(resolve_model(model))
+        self.name = model
+        runner: OnnxEncoder | _LibraryEncoder | None = None
+        onnx = not library and adapter is None and query_precision != "bfloat16"
+        if onnx and exportable(location):
+            cache = cache_dir or default_model_cache_dir()
+            try:
+                folder = exported(model_fingerprint(model), location, model_adapter(model), cache)
+            except (OSError, ExportError) as exc:  # no cache to write, or an odd model
+                logger.warning("model %s runs in sentence-transformers: %s", model, exc)
+            else:
+                try:
+                    runner = OnnxEncoder(folder, _cores())
+                except Exception as exc:  # onnxruntime raises its own kinds
+                    raise ModelLoadError(
+                        f"cannot load {folder} ({exc}); delete it to export the model again"
+                    ) from exc
+        if runner is None:
+            runner = _LibraryEncoder(str(location), query_precision, adapter, model)
+        self._runner = runner
+        self.runtime = "onnx" if isinstance(runner, OnnxEncoder) else "sentence-transformers"
+        self.query_precision: Precision = (
+            runner.query_precision if isinstance(runner, _LibraryEncoder) else "float32"
+        )
+        self.dimension, self.max_tokens = runner.dimension, runner.max_tokens
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()  # it warns about every long question we truncate
-            self._model: Any = SentenceTransformer(location, device="cpu")
-            adapter = adapter or model_adapter(model)
-            if adapter is not None:
-                merge_adapter(self._model, adapter)
-        except Exception as exc:  # the library raises many kinds for a bad model
-            raise ModelLoadError(f"cannot load embedding model {model!r}: {exc}") from exc
+    def encode_queries(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Question vectors (one question runs on one thread)."""
+        if isinstance(self._runner, OnnxEncoder):
+            return self._runner.encode(texts)
+        return self._runner.encode_queries(texts)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
+        """Passage vectors, in float32, batches over every core."""
+        return self._runner.encode(texts, batch_size)
+
+    def truncate(self, text: str) -> tuple[str, bool]:
+        """`text` cut to what the model reads, and whether anything was cut."""
+        budget = self.max_tokens - 2  # [CLS] and [SEP]
+        if len(unicodedata.normalize("NFKD", text)) <= budget:
+            return text, False  # a WordPiece token covers at least one decomposed character
+        offsets = self._runner.token_offsets(text)
+        if len(offsets) <= budget:
+            return text, False
+        return text[: offsets[budget - 1][1]].rstrip(), True
+
+
+class _LibraryEncoder:
+    """The model in sentence-transformers (torch). Questions are encoded in bfloat16 where
+    asked, or where `query_precision="auto"` and the CPU has it natively, by a bfloat16 copy
+    of the transformer: the vectors agree with float32 ones to a cosine of 0.9999
+    (BENCHMARKS.md). A copy, not autocast: autocast casts every weight again on every call.
+    """
+
+    def __init__(
+        self, location: str, query_precision: Precision, adapter: Path | None, model: str
+    ) -> None:
+        self._model: Any = library_model(location, adapter or model_adapter(model), model)
         import torch  # noqa: PLC0415 - loaded with the model, not with the package
 
-        self.name = model
         self._torch: Any = torch
-        self._threads = torch.get_num_threads()
+        self._threads = _cores()
         dimension, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
         if not dimension or not max_tokens:
             raise ModelLoadError(f"model {model!r} does not give an embedding size and length")
@@ -211,15 +304,9 @@ class Encoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def truncate(self, text: str) -> tuple[str, bool]:
-        """`text` cut to what the model reads, and whether anything was cut."""
-        budget = self.max_tokens - 2  # [CLS] and [SEP]
-        if len(unicodedata.normalize("NFKD", text)) <= budget:
-            return text, False  # a WordPiece token covers at least one decomposed character
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Where each of `text`'s tokens (no special ones) starts and ends, untruncated."""
         encoded = self._model.tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
         )
-        offsets = encoded["offset_mapping"]
-        if len(offsets) <= budget:
-            return text, False
-        return text[: offsets[budget - 1][1]].rstrip(), True
+        return [(int(start), int(end)) for start, end in encoded["offset_mapping"]]

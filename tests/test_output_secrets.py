@@ -116,7 +116,7 @@ def test_a_crash_of_run_prints_a_masked_traceback(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import runpy, sys
         import bot.surface.app
-        def crash(settings):
+        def crash(settings, loaded):
             raise RuntimeError("cannot reach " + settings.telegram_base_url + {TOKEN!r})
         bot.surface.app.run_bot = crash
         sys.argv = ["bot", "run"]

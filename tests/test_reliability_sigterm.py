@@ -4,13 +4,18 @@ a prompt, clean exit, and leaves no process behind. `python -m bot run` as a pro
 
 from __future__ import annotations
 
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from bot import cli
+from bot.settings import Settings
 from tests.support.botrunner import BotProcess
 from tests.support.emulator import BotApiEmulator, free_port
-from tests.support.processes import alive, descendants_of, loading_torch
+from tests.support.processes import alive, descendants_of, loading_the_model
 from tests.support.startup import (
     ATTEMPT,
     STOP_TIMEOUT,
@@ -45,20 +50,20 @@ def test_sigterm_while_the_engine_loads_exits_at_once(
         tmp_path / "state",
         tmp_path / "fresh-index",
         tmp_path / "bot.log",
-        # torch loaded is the sign that the engine loads: in the bot itself, which must not
-        # have it from the zygote, or in the workers' fork server, a fresh interpreter anyway
+        # ONNX Runtime loaded is the sign that the engine loads: in the bot itself, which must
+        # not have it from the zygote, or in a worker
         fresh_interpreter=workers == "0",
         BOT_ENGINE_WORKERS=workers,
     )
     processes.append(bot)
     if workers == "0":
-        loading = emu.wait_for(lambda: loading_torch(bot.pid), timeout=60, interval=0.05)
+        loading = emu.wait_for(lambda: loading_the_model(bot.pid), timeout=60, interval=0.05)
         children: set[int] = set()
     else:
         # Read again each time: the first child may be multiprocessing's resource tracker,
-        # with the fork server (which imports torch for the workers) still to come.
+        # with the fork server and its first worker still to come.
         loading = emu.wait_for(
-            lambda: any(map(loading_torch, descendants_of(bot.pid))), timeout=60, interval=0.05
+            lambda: any(map(loading_the_model, descendants_of(bot.pid))), timeout=60, interval=0.05
         )
         children = descendants_of(bot.pid)
     assert loading and not bot.lines(ATTEMPT), bot.output()  # not connecting yet
@@ -84,3 +89,39 @@ def test_sigterm_while_a_second_worker_loads_exits_at_once(
     emu.wait_for(lambda: not any(map(alive, children)), timeout=10, description="no worker")
     assert_clean(emu, bot)
     assert "never retrieved" not in bot.output()
+
+
+@pytest.mark.parametrize("interrupt", ["turned into an ImportError", "swallowed", "none"])
+def test_a_sigterm_whose_interrupt_start_up_lost_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupt: str
+) -> None:
+    """A signal during a C extension's import comes out as an ImportError (onnxruntime's
+    does), and a fallback may swallow what remains: start-up still stops, cleanly. Without
+    a signal, the error is reported."""
+    import bot.surface.app  # noqa: PLC0415 - `_run` imports it late
+
+    def start(settings: Settings, loaded: Callable[[], None]) -> int:
+        try:
+            if interrupt != "none":
+                os.kill(os.getpid(), signal.SIGTERM)
+        except KeyboardInterrupt as exc:
+            if interrupt == "turned into an ImportError":
+                raise ImportError("initialization failed") from exc
+        loaded()  # the engine is loaded: a stop that came meanwhile must end start-up here
+        if interrupt == "none":
+            raise ImportError("initialization failed")
+        return 99  # it went on to serve: the stop was lost
+
+    monkeypatch.setattr(bot.surface.app, "run_bot", start)
+    token = "123456:ABC-made-up"  # noqa: S105 - not a real one
+    settings = Settings(telegram_bot_token=token, bot_state_dir=tmp_path / "s")
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if interrupt == "none":
+            with pytest.raises(ImportError, match="initialization failed"):
+                cli._run(settings)
+        else:
+            assert cli._run(settings) == cli.EXIT_OK
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)

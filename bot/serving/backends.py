@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge import Answer, Document, Engine, EngineConfig, Listing, collection
+from knowledge import Answer, Document, Engine, EngineConfig, Listing, collection, limit_threads
 
 # The engine's second stage costs about 65 ms of CPU for each question the first ranking is
 # unsure of (a third of them). Each engine (a worker process, or the engine thread) gives it
@@ -149,7 +149,5 @@ class EngineThread:
 def _share_cores_with_the_event_loop() -> None:
     """The encoder works in a thread beside the event loop: leave the loop a core, and make
     the interpreter switch threads often so sends are not held up behind engine work."""
-    import torch  # noqa: PLC0415 - the engine loads it next anyway
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    limit_threads(max(1, (os.cpu_count() or 1) - 1))
     sys.setswitchinterval(0.0005)

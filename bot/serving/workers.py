@@ -8,13 +8,13 @@ whether another process changed the collection, and loads the change if so. A wo
 dies is started again and its batch is tried once more; the workers exit when the parent
 does, even after a SIGKILL, because their end of the pipe closes.
 
-Workers are forked from multiprocessing's fork server, which imports torch and
-sentence-transformers once (about 4 s): every worker after the first, and every
-replacement, starts in under a second. The server is the bot's child and the workers are
-its children; it exits with the bot. An `initializer` runs first in each worker: the
-parent's way to set up the worker's logging and output (knowledge does not know the
-bot's). The messages each way are the classes of `bot.serving.pipe`; each worker uses
-`torch_threads` cores.
+Workers are forked from multiprocessing's fork server, which imports the engine's modules
+once (not onnxruntime: its state does not survive a fork; each worker loads it). The server
+is the bot's child and the workers are its children; it exits with the bot. An
+`initializer` runs first in each worker: the parent's way to set up the worker's logging
+and output (knowledge does not know the bot's). The messages each way are the classes of
+`bot.serving.pipe`; each worker uses `threads` cores for long lists
+(knowledge.embedding.limit_threads).
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ from knowledge import (
     KnowledgeError,
     Listing,
     collection,
+    limit_threads,
 )
 
 log = logging.getLogger(__name__)
 
 _STOP_SECONDS = 10.0
 # What the fork server imports before it forks workers: the slow imports an engine needs.
-_PRELOAD = ["bot.serving.workers", "knowledge.engine", "torch", "sentence_transformers"]
+_PRELOAD = ["bot.serving.workers", "knowledge.engine"]
 StartMethod = Literal["forkserver", "spawn"]
 _Result = TypeVar("_Result", Answers, Changed)
 
@@ -75,7 +76,7 @@ _Result = TypeVar("_Result", Answers, Changed)
 def _serve(
     conn: Connection,
     config: EngineConfig,
-    torch_threads: int,
+    threads: int,
     initializer: Callable[[], None] | None,
 ) -> None:
     """A worker's life: load, say ready, then answer and reload until the pipe closes."""
@@ -83,9 +84,7 @@ def _serve(
         signal.signal(signum, signal.SIG_IGN)
     if initializer is not None:
         initializer()
-    import torch  # noqa: PLC0415 - only workers load the model
-
-    torch.set_num_threads(torch_threads)
+    limit_threads(threads)
     sending = threading.Lock()
 
     def send(message: Reply) -> None:
@@ -180,7 +179,7 @@ class EngineWorkers:
         self,
         config: EngineConfig,
         count: int,
-        torch_threads: int = 1,
+        threads: int = 1,
         initializer: Callable[[], None] | None = None,
         start_method: StartMethod = "forkserver",
     ) -> None:
@@ -189,7 +188,7 @@ class EngineWorkers:
         self.config = config
         self.count = max(1, count)
         self.documents: list[Document] = []
-        self._torch_threads = torch_threads
+        self._threads = threads
         self._initializer = initializer
         self._context: SpawnContext | ForkServerContext
         if start_method == "forkserver":
@@ -285,7 +284,7 @@ class EngineWorkers:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=_serve,
-            args=(child_end, self.config, self._torch_threads, self._initializer),
+            args=(child_end, self.config, self._threads, self._initializer),
             name=f"engine-{number}",
             daemon=True,
         )

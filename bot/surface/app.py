@@ -9,7 +9,7 @@ import itertools
 import logging
 import signal
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,9 +318,12 @@ def _one_line(error: Exception) -> str:
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
-def run_bot(settings: Settings) -> int:
-    """Serve until SIGINT or SIGTERM; in-flight answers are sent before exit."""
-    application = build_application(settings, _backend(settings))
+def run_bot(settings: Settings, loaded: Callable[[], None] = lambda: None) -> int:
+    """Serve until SIGINT or SIGTERM; in-flight answers are sent before exit. `loaded` is
+    called once the engine is, before the event loop takes the signals over."""
+    backend = _backend(settings)
+    loaded()
+    application = build_application(settings, backend)
     try:
         asyncio.run(_serve_until_signalled(application))
     except InvalidToken:

@@ -20,6 +20,7 @@ from bot.settings import Settings, load_settings
 from bot.surface.app import build_application, serve
 from bot.surface.services import Services, application_services
 from knowledge import Engine
+from knowledge.embedding import default_model_cache_dir
 
 from .data import REPO
 from .emulator import BotApiEmulator
@@ -120,6 +121,7 @@ def bot_process(
         "TELEGRAM_BOT_TOKEN": emu.token,
         "TELEGRAM_BASE_URL": emu.base_url,
         "KNOWLEDGE_INDEX_DIR": str(index_dir),
+        "KNOWLEDGE_MODEL_CACHE_DIR": str(default_model_cache_dir()),  # exported once
         "BOT_STATE_DIR": str(state_dir),
         # mpnet would be unpacked and loaded in each bot: tests/test_second_stage.py covers it
         "KNOWLEDGE_SECOND_STAGE": "false",

@@ -25,7 +25,7 @@ import knowledge.engine
 from bot.cli import main
 from bot.settings import Settings
 from knowledge.config import default_crosslingual_dir, default_second_stage_dir
-from knowledge.embedding import TUNED_MODEL, Encoder
+from knowledge.embedding import TUNED_MODEL, Encoder, default_model_cache_dir
 
 RunBot = Callable[..., subprocess.CompletedProcess[str]]  # `python -m bot ARGS` as a process
 CliRun = Callable[..., subprocess.CompletedProcess[str]]  # the same in the test process
@@ -35,10 +35,10 @@ def share_encoder(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> None:
     """Every place the command line builds the default model gets `encoder` instead (any
     other model, or another query precision, is still loaded for real)."""
 
-    def build(model: str, query_precision: Any = "auto") -> Encoder:
+    def build(model: str, query_precision: Any = "auto", cache_dir: Path | None = None) -> Encoder:
         if model == TUNED_MODEL and query_precision == "auto":
             return encoder
-        return Encoder(model, query_precision)
+        return Encoder(model, query_precision, cache_dir=cache_dir)
 
     for module in (knowledge.engine, bot.manage):
         monkeypatch.setattr(module, "Encoder", build)
@@ -116,6 +116,8 @@ def clean_environment(home: Path, cwd: Path, index_dir: Path | None) -> dict[str
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "KNOWLEDGE_INDEX_DIR": str(index_dir or cwd / "index"),
+        # the model exported for ONNX Runtime once, in the cache of the test process
+        "KNOWLEDGE_MODEL_CACHE_DIR": str(default_model_cache_dir()),
         # the session's multilingual vectors, made once (the cache of the test process)
         "KNOWLEDGE_CROSSLINGUAL_DIR": str(default_crosslingual_dir()),
         # and the second stage's model and vectors, likewise; bot processes answer without

@@ -57,8 +57,9 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def loading_torch(pid: int) -> bool:
+def loading_the_model(pid: int) -> bool:
+    """Whether the process has ONNX Runtime loaded: the engine is loading its model."""
     try:
-        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        return "onnxruntime_pybind11_state" in Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return False

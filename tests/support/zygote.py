@@ -1,7 +1,7 @@
 """`python -m bot` processes started without paying the interpreter's imports each time.
 
-A `python -m bot run` spends about 7 s of CPU importing torch, transformers, scikit-learn
-and python-telegram-bot before it does anything; a test session starts a dozen. The zygote
+A `python -m bot run` spends a second or two of CPU importing onnxruntime, scikit-learn and
+python-telegram-bot before it does anything; a test session starts dozens. The zygote
 is one process that imports those libraries once, computes nothing (so no thread exists
 when it forks), and forks a child for each request. The child is a real process: its own
 pid, environment, working directory, standard streams on the files given, default signal
@@ -34,10 +34,8 @@ from .data import REPO
 PRELOAD = (
     "numpy",
     "scipy.sparse",
-    "torch",
-    "transformers",
+    "tokenizers",  # not onnxruntime: its state does not survive a fork (a child aborts at exit)
     "sklearn",
-    "sentence_transformers",
     "faiss",
     "pydantic",
     "pydantic_settings",
