@@ -13,10 +13,12 @@ BENCHMARKS.md has the speeds.
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -30,9 +32,12 @@ import numpy.typing as npt
 logger = logging.getLogger(__name__)
 
 # Part of every cache key: a change to how models are exported makes every export stale.
-EXPORT_FORMAT = "onnx-1"
+EXPORT_FORMAT = "onnx-2"
 _OPSET = 17
 _MODEL_FILE = "model.onnx"
+# The weights beside the graph, not in it: onnxruntime then keeps one copy of them, not two
+# (mpnet's process 397 MB against 711 MB, as fast: BENCHMARKS.md).
+_WEIGHTS_FILE = "model.weights"
 _TOKENIZER_FILE = "tokenizer.json"
 _META_FILE = "encoder.json"
 _PROBE = ["What do Little Giants get?", "A longer passage, with commas; and 2026's numbers: 42%."]
@@ -70,7 +75,8 @@ def exported(fingerprint: str, folder: Path, adapter: Path | None, cache_dir: Pa
     yet (once per machine: processes that need it at the same time wait for the first).
     Raises OSError when the folder cannot be written, ExportError when the export fails."""
     key = hashlib.sha256(f"{EXPORT_FORMAT}|{fingerprint}".encode()).hexdigest()[:20]
-    target = cache_dir / f"{Path(fingerprint.split('@', 1)[0]).name[-60:]}-{key}"
+    name = Path(fingerprint.split("@", 1)[0]).name[-60:]
+    target = cache_dir / f"{name}-{key}"
     if (target / _META_FILE).is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -87,11 +93,27 @@ def exported(fingerprint: str, folder: Path, adapter: Path | None, cache_dir: Pa
                 raise
             except Exception as exc:  # the exporter raises many kinds
                 raise ExportError(f"{type(exc).__name__}: {exc}") from exc
-            scratch.chmod(0o755)  # mkdtemp's folder is its owner's alone
+            for path in scratch.iterdir():  # mkdtemp's folder, and onnx's weights, are private
+                path.chmod(0o644)
+            scratch.chmod(0o755)
             os.replace(scratch, target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        _remove_other_exports(cache_dir, name, target)
     return target
+
+
+def _remove_other_exports(cache_dir: Path, name: str, kept: Path) -> None:
+    """Delete the exports of `name` made before `kept` (another adapter, another format):
+    only folders this module wrote. A process still using one keeps its open files."""
+    for other in cache_dir.glob(f"{glob.escape(name)}-*"):
+        if (
+            other != kept
+            and re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{20}}", other.name)
+            and (other / _META_FILE).is_file()
+        ):
+            logger.info("removing the former export %s", other)
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _export(folder: Path, adapter: Path | None, out: Path) -> None:
@@ -121,16 +143,29 @@ def _export(folder: Path, adapter: Path | None, out: Path) -> None:
     # process, not catch_warnings: that one is undone by any other thread's.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
     warnings.filterwarnings("ignore", category=TracerWarning)
+    traced = out / "traced.onnx"
     torch.onnx.export(
         Graph(),
         tuple(sample[name] for name in names),
-        str(out / _MODEL_FILE),
+        str(traced),
         input_names=names,
         output_names=["tokens"],
         dynamic_axes=axes,
         opset_version=_OPSET,
         dynamo=False,
     )
+    import onnx  # noqa: PLC0415 - only to export
+
+    graph = onnx.load(str(traced))
+    onnx.save_model(
+        graph,
+        str(out / _MODEL_FILE),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=_WEIGHTS_FILE,
+        size_threshold=1024,
+    )
+    traced.unlink()
     (out / _TOKENIZER_FILE).write_text(tokenizer.backend_tokenizer.to_str(), encoding="utf-8")
     meta = {
         "inputs": names,

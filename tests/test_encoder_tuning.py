@@ -14,6 +14,7 @@ import pytest
 
 import knowledge.embedding
 from benchmarks.train_encoder import SETTINGS_FILE, TuningSettings, shipped_settings, tune
+from knowledge import onnx_encoder
 from knowledge.config import EngineConfig
 from knowledge.embedding import (
     ADAPTER_DIR,
@@ -43,7 +44,7 @@ def bundled() -> Encoder:
 def test_the_default_model_runs_in_onnx_runtime_and_gives_the_librarys_vectors(
     encoder: Encoder,
 ) -> None:
-    library = Encoder(TUNED_MODEL, library=True)
+    library = Encoder(TUNED_MODEL, "float32", library=True)  # not bfloat16 where the CPU has it
     assert (encoder.runtime, library.runtime) == ("onnx", "sentence-transformers")
     long = " ".join(f"{PASSAGE} Its {n}th sentence." for n in range(40))  # over 256 tokens
     odd = ["", "  spaced out \n", "小巨人企业有多少家？", "Что такое «маленькие гиганты»?", "🚀 …"]
@@ -168,3 +169,25 @@ def test_a_no_answer_class_keeps_unanswered_questions_away_from_the_closest_pass
     assert similarity(kept_away, UNANSWERED) < similarity(without, UNANSWERED) - 0.05
     assert similarity(kept_away, UNANSWERED) < similarity(kept_away, QUESTION) - 0.1
     assert similarity(kept_away, QUESTION) > similarity(bundled, QUESTION)
+
+
+def test_a_new_export_removes_the_former_ones_of_its_model_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    def folder(name: str, *, meta: bool = True) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        if meta:
+            (path / "encoder.json").write_text("{}")
+        return path
+
+    former, kept = folder("m-" + "a" * 20), folder("m-" + "b" * 20)
+    others = [
+        folder("m-" + "c" * 20, meta=False),  # not an export of this module
+        folder("m-notes"),
+        folder("mm-" + "d" * 20),
+        folder("m"),
+    ]
+    onnx_encoder._remove_other_exports(tmp_path, "m", kept)
+    assert not former.exists()
+    assert kept.is_dir() and all(path.is_dir() for path in others)
