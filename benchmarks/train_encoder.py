@@ -224,7 +224,8 @@ def english_questions() -> list[Question]:
 def tuned_engine(adapter: Path, index_dir: Path, *, second_stage: bool = True) -> Engine:
     """An engine whose model is the bundled one with `adapter`, its index in `index_dir` (a
     folder of its own: the index's key names the shipped adapter, not this one)."""
-    encoder = Encoder(TUNED_MODEL, adapter=adapter)
+    # float32 questions, as the shipped model runs them (in ONNX Runtime), on any CPU
+    encoder = Encoder(TUNED_MODEL, "float32", adapter=adapter)
     config = EngineConfig(index_dir=index_dir, second_stage=second_stage)
     return Engine.load(config, encoder=encoder)
 

@@ -22,9 +22,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.engine import WARM_ANSWERS, WARM_UP, question_pool, take
@@ -84,6 +86,36 @@ ESCALATIONS = (
 # At most this share of the own questions, and of the engine benchmark's, goes to the second
 # stage (40-90 ms more each), so that the median answer stays a first-stage one.
 MAX_ESCALATED = 0.4
+# What the gate knows before it learns: the signs of its weights. A best candidate closer to
+# the question, in meaning or in words, never makes it less sure that something answers;
+# words and names the collection never uses never make it surer. Left free, it learned the
+# opposite for words from the own set, whose paraphrases share no key word with their answer
+# by construction, and answered off-topic questions that share none either ("How many
+# players are on a rugby union team?"): BENCHMARKS.md, twelfth session.
+GATE_SIGNS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "best",
+            "sentence",
+            "passage",
+            "sentence_subject",
+            "passage_subject",
+            "focus",
+            "bm25",
+            "bm25_share",
+            "coverage",
+            "focus_coverage",
+            "answer_type",
+            "e5_sentence",
+            "e5_passage",
+            "mpnet_sentence",
+            "mpnet_passage",
+        ),
+        1,
+    ),
+    "unknown": -1,
+    "unknown_names": -1,
+}
 _TRAINED_ON = "trained-on.sha256"  # beside a per-fold adapter: what it was tuned on
 
 
@@ -148,7 +180,7 @@ def _fit_stage(train: Sequence[Example], strength: float, *, second: bool, floor
     usable = [(e, f) for e, f in seen if f.passages.size]
     gate_x = np.stack([_gate_row(ranker, f) for _, f in usable])
     gate_y = np.asarray([e.question.answerable for e, _ in usable])
-    gate = _logistic(gate_x, gate_y, gate_features(names), strength)
+    gate = _logistic(gate_x, gate_y, gate_features(names), strength, signs=GATE_SIGNS)
     probability = 1 / (1 + np.exp(-gate.logits(gate_x)))
     threshold = _best_threshold(usable, ranker, probability)
     return Ranking(ranker=ranker, gate=gate, threshold=threshold, floor=floor, strength=strength)
@@ -296,19 +328,65 @@ def _best_threshold(
 
 
 def _logistic(
-    x: npt.NDArray[np.float32], y: npt.NDArray[np.bool_], names: tuple[str, ...], strength: float
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.bool_],
+    names: tuple[str, ...],
+    strength: float,
+    *,
+    signs: dict[str, int] | None = None,
 ) -> LinearModel:
+    """A balanced logistic regression on standardised `x`; with `signs`, the weights of the
+    features it names are kept at or above zero (+1) or at or below it (-1)."""
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
-    model = LogisticRegression(C=strength, class_weight="balanced", max_iter=2000)
-    model.fit((x - mean) / scale, y)
+    z = (x - mean) / scale
+    if signs is None:
+        model = LogisticRegression(C=strength, class_weight="balanced", max_iter=2000)
+        model.fit(z, y)
+        weights, bias = model.coef_[0], float(model.intercept_[0])
+    else:
+        weights, bias = signed_logistic(z, y, [signs.get(name, 0) for name in names], strength)
     return LinearModel(
         features=names,
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
-        weights=tuple(float(v) for v in model.coef_[0]),
-        bias=float(model.intercept_[0]),
+        weights=tuple(float(v) for v in weights),
+        bias=bias,
     )
+
+
+def signed_logistic(
+    x: npt.NDArray[np.floating[Any]],
+    y: npt.NDArray[np.bool_],
+    signs: Sequence[int],
+    strength: float,
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Weights and bias of scikit-learn's LogisticRegression(C=strength,
+    class_weight="balanced") objective, each weight held to its sign (+1: at or above zero,
+    -1: at or below, 0: free), by L-BFGS-B."""
+    z, t = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    positives = max(1.0, float(t.sum()))
+    negatives = max(1.0, float(len(t) - t.sum()))
+    balance = np.where(t > 0, len(t) / (2 * positives), len(t) / (2 * negatives))
+
+    def objective(p: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        w, b = p[:-1], p[-1]
+        m = z @ w + b
+        loss = float((balance * (np.logaddexp(0.0, m) - t * m)).sum())
+        slope = balance * (1.0 / (1.0 + np.exp(-m)) - t)
+        gradient = np.append(w + strength * (z.T @ slope), strength * slope.sum())
+        return 0.5 * float(w @ w) + strength * loss, gradient
+
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs]
+    result = minimize(
+        objective,
+        np.zeros(z.shape[1] + 1),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[*bounds, (None, None)],
+        options={"maxiter": 5000},
+    )
+    return np.asarray(result.x[:-1], dtype=np.float64), float(result.x[-1])
 
 
 def english_questions() -> list[Question]:

@@ -79,6 +79,13 @@ class SentenceSpace:
             groups = self._sentence_groups()
         return [text for _, texts in groups for text in texts]
 
+    def cache_files(self) -> list[Path]:
+        """Where this index's vectors are cached, one file per document, made or not: the
+        cache may hold other collections' files too."""
+        with self._lock:
+            groups = self._sentence_groups()
+        return [self._cache_dir / f"{key}.npy" for key, _ in groups]
+
     def ready(self, sync_limit: int) -> Space | None:
         """The vectors, made now when at most `sync_limit` sentences are missing; otherwise
         None, with a background thread making them."""

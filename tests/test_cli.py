@@ -68,7 +68,7 @@ def test_ask_json_lines_keep_order_and_contract(cli: CliRun, engine: Engine) -> 
         "How long should I boil an egg for a runny yolk?",
         "Какая сегодня погода в Москве?",
         "   ",
-        "How much did SMEs contribute to China's GDP in 2018?",
+        "How much of China's GDP did SMEs contribute in 2018?",
         "When was the small giants list introduced?",
         "Who won the 2018 FIFA World Cup final?",
     ]

@@ -18,7 +18,7 @@ from tests.support.cli import CliRun
 QUESTIONS = [
     b"When was the small giants list introduced?",
     b"caf\xc3\xa9 \xff\xfe bad bytes about subsidies \xc3",
-    b"How much did SMEs contribute to China's GDP in 2018?",
+    b"How much of China's GDP did SMEs contribute in 2018?",
     "line\u2028separator question".encode(),
 ]
 

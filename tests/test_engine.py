@@ -10,7 +10,7 @@ from knowledge import Answer, AnswerKind, DocumentInfo, Engine
 IN_SCOPE = [
     ("How many small giants did China plan to identify in 2021?", "3,000"),
     ("When was the small giants list introduced?", "introduced in 2019"),
-    ("How much did SMEs contribute to China's GDP in 2018?", "more than 60%"),
+    ("How much of China's GDP did SMEs contribute in 2018?", "more than 60%"),
     ("How many little giants does China want to have by 2025?", "10,000"),
     ("What does Kofon Motion Group produce?", "peeling crayfish"),
     ("Which lighting company's system lit the national stadium at the Olympics?", "Landsky"),

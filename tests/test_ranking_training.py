@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
 from benchmarks.scoring import Question
 from benchmarks.train_encoder import Pair, TuningSettings
-from benchmarks.train_ranking import folds_of, tuned_once
+from benchmarks.train_ranking import GATE_SIGNS, folds_of, signed_logistic, tuned_once
+from knowledge.ranking import Ranking
 
 MIIT = "China's Ministry of Industry and Information Technology introduced the policy in 2018."
 BATCHES = "Six batches of such companies have been named so far."
@@ -67,3 +71,26 @@ def test_an_adapter_is_tuned_again_only_when_its_questions_or_settings_change(
 
     assert tuned_once(more, settings.model_copy(update={"rank": 4}), adapter)
     assert weights.stat().st_mtime_ns != second
+
+
+def test_a_signed_logistic_is_scikit_learns_where_no_sign_binds_and_holds_its_signs() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 3))
+    # The first feature helps, the second hurts, the third is noise; the classes unequal.
+    y = x @ np.array([2.0, -1.5, 0.0]) + rng.normal(size=400) > 0.8
+    reference = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000).fit(x, y)
+    free, bias = signed_logistic(x, y, [0, 0, 0], 0.5)
+    assert np.allclose(free, reference.coef_[0], atol=1e-3)
+    assert abs(bias - reference.intercept_[0]) < 1e-3
+    agreeing, _ = signed_logistic(x, y, [1, -1, 0], 0.5)  # the signs it would learn anyway
+    assert np.allclose(agreeing, reference.coef_[0], atol=1e-3)
+    held, _ = signed_logistic(x, y, [1, 1, 0], 0.5)  # the second may not go below zero
+    assert held[1] == 0.0 and held[0] > 0.5
+
+
+def test_the_shipped_gates_weights_have_the_signs_the_gate_is_held_to() -> None:
+    ranking = Ranking.load()
+    for stage in (ranking, ranking.second):
+        assert stage is not None
+        for name, weight in zip(stage.gate.features, stage.gate.weights, strict=True):
+            assert weight * GATE_SIGNS.get(name, 0) >= 0, (name, weight)

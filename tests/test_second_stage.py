@@ -17,7 +17,7 @@ from knowledge.ranking import MODEL_PATH, Ranking, lead
 # (question, what an excerpt answering it says): the first stage declines it, the second
 # stage answers it with that excerpt first
 UNSURE = [
-    ("What share of China's GDP did SMEs contribute in 2018?", "more than 60%"),
+    ("How much did SMEs contribute to China's GDP in 2018?", "more than 60%"),
 ]
 SURE = "When was the small giants list introduced?"
 
