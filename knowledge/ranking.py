@@ -1,7 +1,9 @@
 """The learned ranking and relevance gate: two logistic regressions over `features`.
 
 Their weights are fitted by `python -m benchmarks.train_ranking` on the project's own
-question set, by cross-validation, and shipped in `ranking.json` beside this module.
+question set, by cross-validation, and shipped in `ranking.json` beside this module. The
+gate's weights are held to the signs prior knowledge gives them (closer to the question never
+means less likely to answer it; see train_ranking.GATE_SIGNS).
 """
 
 from __future__ import annotations
