@@ -13,7 +13,6 @@ BENCHMARKS.md has the speeds.
 from __future__ import annotations
 
 import fcntl
-import glob
 import hashlib
 import json
 import logging
@@ -106,10 +105,11 @@ def exported(fingerprint: str, folder: Path, adapter: Path | None, cache_dir: Pa
 def _remove_other_exports(cache_dir: Path, name: str, kept: Path) -> None:
     """Delete the exports of `name` made before `kept` (another adapter, another format):
     only folders this module wrote. A process still using one keeps its open files."""
-    for other in cache_dir.glob(f"{glob.escape(name)}-*"):
+    export_of_name = re.compile(rf"{re.escape(name)}-[0-9a-f]{{20}}")
+    for other in cache_dir.iterdir():
         if (
             other != kept
-            and re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{20}}", other.name)
+            and export_of_name.fullmatch(other.name)
             and (other / _META_FILE).is_file()
         ):
             logger.info("removing the former export %s", other)
