@@ -23,7 +23,7 @@ import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,9 @@ _PROBE = ["What do Little Giants get?", "A longer passage, with commas; and 2026
 _AGREEMENT = 0.9999  # the exported model's vectors against the library's, at export
 
 FloatArray = npt.NDArray[np.float32]
+# The exports this process uses: a shared lock on each one's ".use" file, held for the
+# process's life (and its forks'), so that no export of another version deletes it meanwhile.
+_IN_USE: dict[Path, IO[str]] = {}
 
 
 class ExportError(Exception):
@@ -69,20 +72,47 @@ def exportable(folder: Path) -> bool:
     )
 
 
+def export_folder(fingerprint: str, cache_dir: Path) -> Path:
+    """Where the export of the model `fingerprint` names is kept: its name and a key."""
+    key = hashlib.sha256(f"{EXPORT_FORMAT}|{fingerprint}".encode()).hexdigest()[:20]
+    return cache_dir / f"{Path(fingerprint.split('@', 1)[0]).name[-60:]}-{key}"
+
+
 def exported(fingerprint: str, folder: Path, adapter: Path | None, cache_dir: Path) -> Path:
     """The folder of the model's export under `cache_dir`, exported now if it is not there
-    yet (once per machine: processes that need it at the same time wait for the first).
+    yet (once per machine: processes that need it at the same time wait for the first),
+    and kept from deletion while this process lives (`_remove_other_exports`).
     Raises OSError when the folder cannot be written, ExportError when the export fails."""
-    key = hashlib.sha256(f"{EXPORT_FORMAT}|{fingerprint}".encode()).hexdigest()[:20]
-    name = Path(fingerprint.split("@", 1)[0]).name[-60:]
-    target = cache_dir / f"{name}-{key}"
-    if (target / _META_FILE).is_file():
+    target = export_folder(fingerprint, cache_dir)
+    name, key = target.name.rsplit("-", 1)
+    if target in _IN_USE:
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        use = (cache_dir / f".{key}.use").open("a")
+    except OSError:
+        if (target / _META_FILE).is_file():
+            return target  # a cache this process cannot write, nor any other delete from
+        raise
+    fcntl.flock(use, fcntl.LOCK_SH)  # waits while another process deletes this export
+    try:
+        if not (target / _META_FILE).is_file():
+            _export_once(fingerprint, folder, adapter, target)
+        _remove_other_exports(cache_dir, name, target)
+    except BaseException:
+        use.close()
+        raise
+    _IN_USE[target] = use
+    return target
+
+
+def _export_once(fingerprint: str, folder: Path, adapter: Path | None, target: Path) -> None:
+    """Export into `target` unless another process has, the export lock held meanwhile."""
+    cache_dir, key = target.parent, target.name.rsplit("-", 1)[1]
     with (cache_dir / f".{key}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / _META_FILE).is_file():  # another process exported it meanwhile
-            return target
+            return
         logger.info("preparing model %s for ONNX Runtime (once; about 20 s)", fingerprint)
         scratch = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".export-"))
         try:
@@ -98,20 +128,33 @@ def exported(fingerprint: str, folder: Path, adapter: Path | None, cache_dir: Pa
             os.replace(scratch, target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        _remove_other_exports(cache_dir, name, target)
-    return target
 
 
 def _remove_other_exports(cache_dir: Path, name: str, kept: Path) -> None:
     """Delete the exports of `name` made before `kept` (another adapter, another format):
-    only folders this module wrote. A process still using one keeps its open files."""
-    export_of_name = re.compile(rf"{re.escape(name)}-[0-9a-f]{{20}}")
+    only folders this module wrote, and none a live process uses (`exported`): that one
+    goes when a process first uses this model after its processes have ended."""
+    export_of_name = re.compile(rf"{re.escape(name)}-([0-9a-f]{{20}})")
+    made = (kept / _META_FILE).stat().st_mtime_ns
     for other in cache_dir.iterdir():
-        if (
-            other != kept
-            and export_of_name.fullmatch(other.name)
-            and (other / _META_FILE).is_file()
-        ):
+        match = export_of_name.fullmatch(other.name)
+        if other == kept or match is None:
+            continue
+        try:
+            if (other / _META_FILE).stat().st_mtime_ns > made:
+                continue  # a newer version's: an older process does not delete it
+        except FileNotFoundError:
+            continue  # not an export, or being deleted
+        try:
+            use = (cache_dir / f".{match.group(1)}.use").open("a")
+        except OSError:
+            continue  # a cache this process may not change
+        with use:
+            try:
+                fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("keeping the former export %s: a process uses it", other)
+                continue
             logger.info("removing the former export %s", other)
             shutil.rmtree(other, ignore_errors=True)
 

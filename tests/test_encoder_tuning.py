@@ -4,6 +4,7 @@ ONNX Runtime."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -171,7 +172,7 @@ def test_a_no_answer_class_keeps_unanswered_questions_away_from_the_closest_pass
     assert similarity(kept_away, QUESTION) > similarity(bundled, QUESTION)
 
 
-def test_a_new_export_removes_the_former_ones_of_its_model_and_nothing_else(
+def test_an_export_removes_the_former_ones_of_its_model_and_nothing_else(
     tmp_path: Path,
 ) -> None:
     def folder(name: str, *, meta: bool = True) -> Path:
@@ -187,7 +188,45 @@ def test_a_new_export_removes_the_former_ones_of_its_model_and_nothing_else(
         folder("m-notes"),
         folder("mm-" + "d" * 20),
         folder("m"),
+        folder("m-" + "e" * 20),  # a newer version's, made after `kept`
     ]
+    newer = others[-1] / "encoder.json"
+    later = (kept / "encoder.json").stat().st_mtime + 100
+    os.utime(newer, (later, later))
     onnx_encoder._remove_other_exports(tmp_path, "m", kept)
     assert not former.exists()
     assert kept.is_dir() and all(path.is_dir() for path in others)
+
+
+def test_an_export_a_live_process_uses_is_kept_until_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    former, current = (onnx_encoder.export_folder(f"m@{v}", tmp_path) for v in ("1", "2"))
+    for made, folder in enumerate((former, current)):
+        folder.mkdir()
+        (folder / "encoder.json").write_text("{}")
+        os.utime(folder / "encoder.json", (1e9 + made * 100, 1e9 + made * 100))
+    user = subprocess.Popen(  # an older version's process, using the former export
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from knowledge.onnx_encoder import exported;"
+            f"print(exported('m@1', Path('unused'), None, Path({str(tmp_path)!r})), flush=True);"
+            "sys.stdin.read()",
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert user.stdout is not None and user.stdout.readline().strip() == str(former)
+        monkeypatch.setattr(onnx_encoder, "_IN_USE", {})
+        assert onnx_encoder.exported("m@2", Path("unused"), None, tmp_path) == current
+        assert former.is_dir(), "deleted while a process uses it"
+    finally:
+        user.communicate("", timeout=30)
+        for use in onnx_encoder._IN_USE.values():
+            use.close()
+    onnx_encoder._remove_other_exports(tmp_path, "m", current)  # as the next process does
+    assert not former.exists() and current.is_dir()
