@@ -40,6 +40,7 @@ from knowledge.embedding import (
     resolve_model,
 )
 from knowledge.features import sentence_match
+from knowledge.ranking import Ranking
 
 SETTINGS_FILE = "tuning.json"
 # The transformer's linear layers (attention and feed-forward); not the unused pooler.
@@ -223,11 +224,12 @@ def english_questions() -> list[Question]:
 
 def tuned_engine(adapter: Path, index_dir: Path, *, second_stage: bool = True) -> Engine:
     """An engine whose model is the bundled one with `adapter`, its index in `index_dir` (a
-    folder of its own: the index's key names the shipped adapter, not this one)."""
+    folder of its own: the index's key names the shipped adapter, not this one), and a
+    ranking that has learned nothing yet (whoever fits one sets it)."""
     # float32 questions, as the shipped model runs them (in ONNX Runtime), on any CPU
     encoder = Encoder(TUNED_MODEL, "float32", adapter=adapter)
     config = EngineConfig(index_dir=index_dir, second_stage=second_stage)
-    return Engine.load(config, encoder=encoder)
+    return Engine.load(config, encoder=encoder, ranking=Ranking.untrained())
 
 
 def stratified_folds(kinds: Sequence[str], folds: int, seed: int) -> list[list[int]]:

@@ -400,7 +400,8 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, help="keep the per-fold adapters here")
     args = parser.parse_args()
     with scratch_folder(args.scratch) as scratch:
-        engine = Engine.load(EngineConfig(index_dir=scratch / "index"))
+        # It only finds candidates: ranking.json may be fitted on other features than these.
+        engine = Engine.load(EngineConfig(index_dir=scratch / "index"), ranking=Ranking.untrained())
         own = english_questions()
         pairs = training_pairs(engine, own)
         split = folds_of(own, pairs, args.folds, seed=7, by_passage=False)

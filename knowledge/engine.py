@@ -73,6 +73,7 @@ class Engine:
         index_status: str,
         *,
         stamp: Generation = (),
+        ranking: Ranking | None = None,
     ) -> None:
         self.config = config
         self.generation = stamp
@@ -80,7 +81,7 @@ class Engine:
         self.encoder = encoder
         self.index = index
         self.index_status = index_status
-        self.ranking = Ranking.load()
+        self.ranking = ranking or Ranking.load()
         self.subject = collection_subject(documents)
         self._subject_terms = frozenset(terms(self.subject))
         self._by_id = {doc.doc_id: doc for doc in documents}
@@ -105,10 +106,11 @@ class Engine:
         progress: bool = False,
         encoder: Encoder | None = None,
         force: bool = False,
+        ranking: Ranking | None = None,
     ) -> Engine:
         """Load the collection and model, and the index from disk (built or brought up to
-        date if needed)."""
-        return cls._load(config, progress=progress, encoder=encoder, force=force)
+        date if needed). `ranking` stands for the shipped one (`ranking.json`)."""
+        return cls._load(config, progress=progress, encoder=encoder, force=force, ranking=ranking)
 
     @classmethod
     def _load(
@@ -119,6 +121,7 @@ class Engine:
         encoder: Encoder | None = None,
         force: bool = False,
         refresh: bool = False,
+        ranking: Ranking | None = None,
     ) -> Engine:
         """With `refresh`, only what is on disk as it is: CollectionBusyError while a change
         is being written, IndexCorruptError where the index would need work."""
@@ -152,11 +155,14 @@ class Engine:
             len(index.passages),
             len(documents),
         )
-        return cls(config, documents, encoder, index, status, stamp=stamp)
+        return cls(config, documents, encoder, index, status, stamp=stamp, ranking=ranking)
 
     def reloaded(self, *, progress: bool = False) -> Engine:
-        """A new engine over the collection as it is now on disk, sharing this one's model."""
-        return Engine.load(self.config, progress=progress, encoder=self.encoder)
+        """A new engine over the collection as it is now on disk, sharing this one's model
+        and ranking."""
+        return Engine.load(
+            self.config, progress=progress, encoder=self.encoder, ranking=self.ranking
+        )
 
     def refreshed(self) -> Engine:
         """This engine, or a new one sharing its model when documents were added or removed
@@ -167,7 +173,9 @@ class Engine:
         if stamp == self.generation:
             return self
         try:
-            return Engine._load(self.config, encoder=self.encoder, refresh=True)
+            return Engine._load(
+                self.config, encoder=self.encoder, refresh=True, ranking=self.ranking
+            )
         except CollectionBusyError:
             return self  # looked at again before the next batch
         except (KnowledgeError, FileNotFoundError) as exc:

@@ -99,6 +99,15 @@ class Ranking(BaseModel):
     def load(cls, path: Path = MODEL_PATH) -> Ranking:
         return cls.model_validate_json(path.read_bytes())
 
+    @classmethod
+    def untrained(cls) -> Ranking:
+        """A ranking that has learned nothing: every candidate alike, nothing answered. What
+        an engine fitting a new ranking starts from, whatever `ranking.json` was fitted on."""
+        ranker = _zeros(CANDIDATE_FEATURES)
+        return cls(
+            ranker=ranker, gate=_zeros(gate_features(ranker.features)), threshold=1.0, floor=1.0
+        )
+
     def rank(self, found: Candidates) -> tuple[npt.NDArray[np.int64], FloatArray]:
         """Candidate rows best first, and each one's score (a logit: `probabilities` turns
         scores into probabilities of answering)."""
@@ -126,6 +135,14 @@ class Ranking(BaseModel):
         """The gate's probability that the best candidate answers the question."""
         row = gate_row(found, logits, order)
         return float(probabilities(self.gate.logits(row[None, :]))[0])
+
+
+def _zeros(features: tuple[str, ...]) -> LinearModel:
+    """A linear model over `features` whose every logit is 0."""
+    size = len(features)
+    return LinearModel(
+        features=features, mean=(0.0,) * size, scale=(1.0,) * size, weights=(0.0,) * size, bias=0.0
+    )
 
 
 _COLUMN = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}

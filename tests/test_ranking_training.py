@@ -1,16 +1,21 @@
-"""How train_ranking sees the own questions: folds by passage, and per-fold adapters kept."""
+"""How train_ranking sees the own questions: folds by passage, per-fold adapters kept, and
+engines that load whatever ranking.json holds."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pydantic
+import pytest
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.scoring import Question
 from benchmarks.train_encoder import Pair, TuningSettings
 from benchmarks.train_ranking import GATE_SIGNS, folds_of, signed_logistic, tuned_once
-from knowledge.ranking import Ranking
+from knowledge import AnswerKind, Engine
+from knowledge.ranking import MODEL_PATH, Ranking
 
 MIIT = "China's Ministry of Industry and Information Technology introduced the policy in 2018."
 BATCHES = "Six batches of such companies have been named so far."
@@ -94,3 +99,24 @@ def test_the_shipped_gates_weights_have_the_signs_the_gate_is_held_to() -> None:
         assert stage is not None
         for name, weight in zip(stage.gate.features, stage.gate.weights, strict=True):
             assert weight * GATE_SIGNS.get(name, 0) >= 0, (name, weight)
+
+
+def test_an_engine_fitting_a_ranking_loads_whatever_ranking_json_was_fitted_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a change to the candidate features, `ranking.json` no longer validates until
+    it is fitted again; train_ranking's engines must load all the same to fit it."""
+    shipped = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    for field in ("features", "mean", "scale", "weights"):
+        shipped["ranker"][field] = shipped["ranker"][field][1:]  # fitted without one feature
+    stale = json.dumps(shipped)
+    monkeypatch.setattr(Ranking, "load", classmethod(lambda cls: cls.model_validate_json(stale)))
+    parts = (engine.config, engine.documents, engine.encoder, engine.index, "loaded")
+    with pytest.raises(pydantic.ValidationError, match="other features"):
+        Engine(*parts)
+
+    fitting = Engine(*parts, ranking=Ranking.untrained())
+    question = "When was the small giants list introduced?"
+    assert fitting.candidates_many([question])[0].passages.size  # what a fit reads
+    assert fitting.answer(question).kind is AnswerKind.NOT_COVERED  # it has learned nothing
+    assert fitting.reloaded().ranking is fitting.ranking
