@@ -1,7 +1,9 @@
 """Misspelled question words corrected against the collection's own vocabulary.
 
 A word is corrected only when neither the collection nor an English dictionary knows it,
-and never into a name: "patnets" becomes "patents", but an unknown company stays itself.
+and never into a name: "patnets" becomes "patents", but an unknown company stays itself. A
+word the collection spells the other way, British or American, is spelt its way: the model
+reads "programme" and "program" as different words.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from symspellpy import SymSpell, Verbosity
 
 from knowledge.models import Document
 from knowledge.sources import source_names
-from knowledge.text import terms
+from knowledge.text import american_spelling, terms
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _MIN_LENGTH = 4
@@ -52,6 +54,10 @@ class SpellingCorrector:
         self._collection = frozenset(w.lower() for w in words)
         self._known = self._collection | self._english
         self._stems = frozenset(terms(" ".join(texts)))
+        # Each word's one spelling (American) -> the collection's, its commonest if several
+        self._spelt: dict[str, str] = {}
+        for word, _ in Counter(w.lower() for w in words).most_common():
+            self._spelt.setdefault(american_spelling(word), word)
         self._symspell = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         # Only words the collection writes in lower case somewhere: names never are.
         lower_case = Counter(w for w in words if w.islower())
@@ -92,10 +98,23 @@ class SpellingCorrector:
     def correct(self, question: str) -> str:
         return _WORD.sub(lambda m: self._fixed(m.group(), m.start() == 0), question)
 
+    def _collection_spelling(self, lower: str) -> str | None:
+        """The collection's spelling of a word it writes only the other way ("programme":
+        "program"), if so."""
+        if lower in self._collection:
+            return None
+        spelt = self._spelt.get(american_spelling(lower))
+        return spelt if spelt != lower else None
+
     def _fixed(self, word: str, first: bool) -> str:
-        lower = word.lower()
         if not _MIN_LENGTH <= len(word) <= _MAX_LENGTH or not word.isascii():
             return word
+        if word[0].isupper() and not first:  # a name, or a word of one: as written
+            return self._corrected(word, first)
+        return self._collection_spelling(word.lower()) or self._corrected(word, first)
+
+    def _corrected(self, word: str, first: bool) -> str:
+        lower = word.lower()
         if lower in self._known:
             return word
         if word[0].isupper() and not first:  # a name the collection does not know

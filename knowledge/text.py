@@ -97,7 +97,7 @@ def terms(text: str) -> list[str]:
         elif word[0].isdigit():
             out.append(word.replace(",", ""))
         elif word not in _STOPWORDS and len(word) > 1:
-            out.append(_stem(_american(word.replace("'", ""))))
+            out.append(_stem(american_spelling(word.replace("'", ""))))
     return out
 
 
@@ -113,7 +113,7 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def _american(word: str) -> str:
+def american_spelling(word: str) -> str:
     """One spelling for British and American variants: programme, labour, specialise."""
     word = _BRITISH_WORDS.get(word, word)
     return _BRITISH_ISE.sub(r"\1iz\2", word)

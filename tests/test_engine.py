@@ -17,6 +17,8 @@ IN_SCOPE = [
     ("Why do many SMEs end up depending on state subsidies?", "state subsidies"),
     ("What does Keanda Electronic Technology Corp. make?", "rail systems"),
     ("onoff electric - what do they make?", "wind power converters"),  # the topic, then the ask
+    # British spelling; the collection writes "program"
+    ("which ministry runs the programme?", "Ministry of Industry and Information Technology"),
 ]
 
 # Written for these tests: nothing in the five articles is about any of them.

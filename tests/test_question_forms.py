@@ -75,6 +75,35 @@ def test_misspelt_words_are_corrected_against_the_collection(
 
 
 @pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("which ministry runs the programme?", "which ministry runs the program?"),
+        ("what about specialization", "what about specialisation"),  # the SCMP's spelling
+        ("the labour market", "the labor market"),
+        ("Programme support", "program support"),  # the first word, not a name
+    ],
+)
+def test_a_word_the_collection_spells_the_other_way_is_spelt_its_way(
+    speller: SpellingCorrector, typed: str, meant: str
+) -> None:
+    assert speller.correct(typed) == meant
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does the Labour Party back them?",  # a name keeps its spelling
+        "they analyse supply chains",  # the collection never writes "analyze" either
+        "which program and which programs",  # already the collection's
+    ],
+)
+def test_a_spelling_the_collection_has_no_other_form_of_is_kept(
+    speller: SpellingCorrector, question: str
+) -> None:
+    assert speller.correct(question) == question
+
+
+@pytest.mark.parametrize(
     ("question", "count"),
     [
         ("How many provinces does Canada have?", 1),
