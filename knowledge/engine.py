@@ -31,7 +31,13 @@ from knowledge.store import (
     read_index,
 )
 from knowledge.subject import collection_subject
-from knowledge.text import clean_question, expected_answer, question_core, terms
+from knowledge.text import (
+    clean_question,
+    expected_answer,
+    question_core,
+    terms,
+    with_question_mark,
+)
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +297,7 @@ class Engine:
         return with_second_view(self.index, found, list(zip(vectors, spaces, strict=True)))
 
     def _prepare(self, question: str) -> tuple[str, bool]:
-        text = clean_question(question)
+        text = with_question_mark(clean_question(question))
         if not text:
             return "", False
         return self.encoder.truncate(self._speller.correct(question_core(text, self._names)))

@@ -156,6 +156,14 @@ _ASKS = re.compile(
 )
 
 
+def with_question_mark(text: str) -> str:
+    """A message that asks, read as the question it is: "what does landsky make" with its
+    question mark, which the models read as part of a question. Anything else as it is."""
+    if not text or text[-1] in ".?!" or not _ASKS.match(text):
+        return text
+    return f"{text}?"
+
+
 def question_core(text: str, names: frozenset[str] = frozenset()) -> str:
     """The question without the chat around it: "Quick question: when did it start? Thanks!"
     is searched as "when did it start?". Asides in brackets go; of several sentences or

@@ -19,6 +19,7 @@ IN_SCOPE = [
     ("onoff electric - what do they make?", "wind power converters"),  # the topic, then the ask
     # British spelling; the collection writes "program"
     ("which ministry runs the programme?", "Ministry of Industry and Information Technology"),
+    ("what does landsky make", "lighting systems"),  # a question without its question mark
 ]
 
 # Written for these tests: nothing in the five articles is about any of them.

@@ -12,7 +12,7 @@ from knowledge.language import foreign_script
 from knowledge.sources import publisher_names
 from knowledge.spelling import SpellingCorrector
 from knowledge.subject import collection_subject
-from knowledge.text import question_core
+from knowledge.text import question_core, with_question_mark
 from tests.support.data import CORPUS_DIR
 
 
@@ -24,6 +24,21 @@ def documents() -> list[Document]:
 @pytest.fixture(scope="module")
 def speller(documents: list[Document]) -> SpellingCorrector:
     return SpellingCorrector.for_documents(documents)
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("what does landsky make", "what does landsky make?"),
+        ("Did VC money dry up or what", "Did VC money dry up or what?"),
+        ("What does FlexBot make?", "What does FlexBot make?"),
+        ("Tell me about the subsidies.", "Tell me about the subsidies."),
+        ("little giants subsidies", "little giants subsidies"),  # it does not ask: as typed
+        ("", ""),
+    ],
+)
+def test_a_message_that_asks_is_read_with_its_question_mark(typed: str, read: str) -> None:
+    assert with_question_mark(typed) == read
 
 
 @pytest.mark.parametrize(
