@@ -87,7 +87,7 @@ class Engine:
         self.encoder = encoder
         self.index = index
         self.index_status = index_status
-        self.ranking = ranking or Ranking.load()
+        self.ranking = ranking if ranking is not None else Ranking.load()
         self.subject = collection_subject(documents)
         self._subject_terms = frozenset(terms(self.subject))
         self._by_id = {doc.doc_id: doc for doc in documents}
