@@ -107,17 +107,14 @@ class SpellingCorrector:
         return spelt if spelt != lower else None
 
     def _fixed(self, word: str, first: bool) -> str:
-        if not _MIN_LENGTH <= len(word) <= _MAX_LENGTH or not word.isascii():
-            return word
-        if word[0].isupper() and not first:  # a name, or a word of one: as written
-            return self._corrected(word, first)
-        return self._collection_spelling(word.lower()) or self._corrected(word, first)
-
-    def _corrected(self, word: str, first: bool) -> str:
         lower = word.lower()
-        if lower in self._known:
+        too_short_or_long = not _MIN_LENGTH <= len(word) <= _MAX_LENGTH
+        # A name (capitalised inside the question) is never changed, nor a non-ASCII word
+        if too_short_or_long or not word.isascii() or (word[0].isupper() and not first):
             return word
-        if word[0].isupper() and not first:  # a name the collection does not know
+        if spelt := self._collection_spelling(lower):
+            return spelt
+        if lower in self._known:
             return word
         found = self._symspell.lookup(lower, Verbosity.CLOSEST, max_edit_distance=1)
         if found:
