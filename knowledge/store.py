@@ -41,7 +41,7 @@ from knowledge.safefiles import TEMP_PREFIX, locked, sync_folder, write_atomic
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # bump whenever passages, terms or files change meaning
+FORMAT_VERSION = 4  # bump whenever passages, terms or files change meaning
 MANIFEST = "manifest.json"
 _PARTS = "parts"
 _LOCK = ".lock"

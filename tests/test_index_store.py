@@ -16,7 +16,7 @@ from knowledge.corpus import load_corpus
 from knowledge.embedding import TUNED_MODEL, Encoder
 from knowledge.lexical import LexicalIndex
 from knowledge.passages import MAX_PASSAGE_WORDS
-from knowledge.store import BuildKey, build_key, load_index
+from knowledge.store import FORMAT_VERSION, BuildKey, build_key, load_index
 from tests.support.data import CORPUS_DIR, SMALL_CORPUS, CountingEncoder
 
 # Two short documents keep each rebuild to a second or two.
@@ -231,6 +231,6 @@ def test_an_index_of_the_former_format_is_replaced_and_its_files_deleted(
     (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     config = pristine.config.model_copy(update={"index_dir": index_dir})
     engine = Engine.load(config, encoder=encoder)
-    assert engine.index_status == "built (index format 2 is now 3)"
+    assert engine.index_status == f"built (index format 2 is now {FORMAT_VERSION})"
     assert not [name for name in former if (index_dir / name).exists()]
     _assert_answers_like(engine, pristine)

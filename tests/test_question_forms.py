@@ -12,7 +12,7 @@ from knowledge.language import foreign_script
 from knowledge.sources import publisher_names
 from knowledge.spelling import SpellingCorrector
 from knowledge.subject import collection_subject
-from knowledge.text import question_core, with_question_mark
+from knowledge.text import question_core, terms, with_question_mark
 from tests.support.data import CORPUS_DIR
 
 
@@ -190,3 +190,15 @@ def test_a_huge_word_is_left_alone_without_listing_its_edits(
 )
 def test_a_publisher_gives_its_names_and_initials(publisher: str, names: set[str]) -> None:
     assert publisher_names(publisher) == names
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [("Francoise Hermes", "Françoise Hermès"), ("naive cafe", "naïve café"), ("Zurich", "Zürich")],
+)
+def test_a_word_typed_without_its_accents_is_the_same_term(typed: str, written: str) -> None:
+    assert terms(typed) == terms(written)
+
+
+def test_letters_of_other_scripts_keep_their_marks() -> None:
+    assert terms("малый бизнес") != terms("малыи бизнес")  # "й" is a letter, not "и" with a mark
