@@ -97,11 +97,11 @@ def terms(text: str) -> list[str]:
         elif word[0].isdigit():
             out.append(word.replace(",", ""))
         elif word not in _STOPWORDS and len(word) > 1:
-            out.append(_stem(american_spelling(latin_folded(word).replace("'", ""))))
+            out.append(_stem(american_spelling(_latin_folded(word).replace("'", ""))))
     return out
 
 
-def latin_folded(word: str) -> str:
+def _latin_folded(word: str) -> str:
     """The word with the accents of its Latin letters dropped, as people type it: "hermès"
     is "hermes"; other scripts are left as they are ("й" stays "й")."""
     return word if word.isascii() else "".join(_folded_letter(c) for c in word)
