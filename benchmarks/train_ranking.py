@@ -110,6 +110,7 @@ GATE_SIGNS: dict[str, int] = {
             "e5_passage",
             "mpnet_sentence",
             "mpnet_passage",
+            "about_names",
         ),
         1,
     ),

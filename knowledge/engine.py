@@ -319,6 +319,8 @@ class Engine:
                 focus_vector=vectors[focus_text],
                 focus_text=focus_text,
                 has_names=focuses[text].has_names,
+                names_text=" ".join(focuses[text].names),
+                asks_only_names=focuses[text].asks_only_names,
                 answer_type=expected_answer(text),
                 unknown_names=self._speller.unknown_names(text),
             )
@@ -440,4 +442,4 @@ def _query_vectors(
 def _focus_text(text: str, focus: Focus) -> str:
     """What the question asks about the names it mentions; the whole question when it names
     nothing, or asks nothing beyond them ("What does FlexBot do?")."""
-    return focus.residual if focus.has_names and terms(focus.residual) else text
+    return text if focus.asks_only_names or not focus.has_names else focus.residual

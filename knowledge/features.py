@@ -17,6 +17,7 @@ from knowledge.spaces import Space
 from knowledge.store import PassageIndex
 
 CANDIDATES = 40
+_ALL_HELD = 0.999  # a coverage that holds every term, give or take rounding
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
@@ -31,6 +32,7 @@ CANDIDATE_FEATURES = (
     "coverage",  # share of the question's term weight the passage holds
     "focus_coverage",  # ... of its terms other than names
     "answer_type",  # the question asks for a year or number and the passage has one
+    "about_names",  # it asks only what the names it mentions are, and the passage holds them
     "sentence_gap",  # how far below the best candidate's sentence similarity
     "passage_gap",
 )
@@ -64,6 +66,8 @@ class Query:
     has_names: bool
     answer_type: re.Pattern[str] | None
     unknown_names: int = 0  # capitalised words that are not the collection's, nor slips of them
+    names_text: str = ""  # the names it mentions that the collection knows
+    asks_only_names: bool = False  # ... and it asks nothing beyond them ("merics?")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,12 @@ def candidates(index: PassageIndex, query: Query) -> Candidates:
         answer_type = np.asarray(
             [bool(pattern.search(index.passages[p].text)) for p in passages], dtype=np.float32
         )
+    if query.asks_only_names:
+        name_ids, names_unknown = index.lexical.term_ids(query.names_text)
+        held = index.lexical.coverage(name_ids, names_unknown, passages)
+        about_names = (held > _ALL_HELD).astype(np.float32)
+    else:
+        about_names = np.zeros(passages.size, dtype=np.float32)
     features = np.column_stack(
         [
             sentence,
@@ -126,6 +136,7 @@ def candidates(index: PassageIndex, query: Query) -> Candidates:
             index.lexical.coverage(ids, unknown, passages),
             index.lexical.coverage(focus_ids, focus_unknown, passages),
             answer_type,
+            about_names,
             sentence - sentence.max(),
             passage - passage.max(),
         ]

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from knowledge.models import Document
+from knowledge.spelling import english_words
 from knowledge.text import sentence_spans, terms
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
@@ -20,6 +21,13 @@ _LIGHT_VERBS = frozenset(
     terms(
         "be do did done make made have had get got give gave given take took taken go went gone "
         "come came happen mean meant use say tell told know knew think thought want need"
+    )
+)
+# Words of chat that ask nothing either: "landsky whats their thing" asks what Landsky is.
+_CHAT_FILLER = frozenset(
+    terms(
+        "wat wut whos thing things stuff deal exactly actually basically really kinda sorta "
+        "anyway btw tho hmm ur heard never even"
     )
 )
 _CAPITALISED_SHARE = 0.8
@@ -36,15 +44,25 @@ class Focus:
     def has_names(self) -> bool:
         return bool(self.names)
 
+    @property
+    def asks_only_names(self) -> bool:
+        """It names something and asks nothing beyond it: "What does FlexBot do?", "merics?"."""
+        return self.has_names and not terms(self.residual)
+
 
 def name_terms(documents: list[Document]) -> frozenset[str]:
-    """Terms written capitalised wherever they stand inside a sentence: names, not words."""
+    """Terms written capitalised wherever they stand inside a sentence: names, not words. A
+    sentence's first word counts too when no English dictionary knows it: "Keanda" may open
+    every sentence it is in."""
+    english = english_words()
     capitalised: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     for doc in documents:
         for start, end in sentence_spans(doc.body):
-            for match in list(_WORD.finditer(doc.body, start, end))[1:]:
-                word = match.group()
+            words = [m.group() for m in _WORD.finditer(doc.body, start, end)]
+            if words and words[0].lower() in english:
+                words = words[1:]
+            for word in words:
                 for term in terms(word):
                     seen[term] += 1
                     capitalised[term] += word[0].isupper()
@@ -59,13 +77,13 @@ def split_focus(question: str, names: frozenset[str]) -> Focus:
         is_name[i] = True
     found = tuple(w for w, flag in zip(words, is_name, strict=True) if flag)
     rest = [w for w, flag in zip(words, is_name, strict=True) if not flag]
-    kept = " ".join(w for w in rest if not _is_light_verb(w))
+    kept = " ".join(w for w in rest if not _asks_nothing(w))
     return Focus(names=found, residual=kept)
 
 
-def _is_light_verb(word: str) -> bool:
+def _asks_nothing(word: str) -> bool:
     word_terms = terms(word)
-    return bool(word_terms) and set(word_terms) <= _LIGHT_VERBS
+    return bool(word_terms) and set(word_terms) <= _LIGHT_VERBS | _CHAT_FILLER
 
 
 def _capitalised_runs_with_a_name(words: list[str], is_name: list[bool]) -> list[int]:

@@ -29,7 +29,7 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 @lru_cache(maxsize=1)
-def _english_words() -> frozenset[str]:
+def english_words() -> frozenset[str]:
     """The 82,765 words of symspellpy's English frequency list."""
     text = resources.files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
     return frozenset(line.split(" ", 1)[0] for line in text.read_text("utf-8").splitlines())
@@ -50,7 +50,7 @@ class SpellingCorrector:
 
     def __init__(self, texts: list[str]) -> None:
         words = [w for text in texts for w in _WORD.findall(text)]
-        self._english = _english_words()
+        self._english = english_words()
         self._collection = frozenset(w.lower() for w in words)
         self._known = self._collection | self._english
         self._stems = frozenset(terms(" ".join(texts)))

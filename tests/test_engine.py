@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge import Answer, AnswerKind, DocumentInfo, Engine
+from knowledge.features import CANDIDATE_FEATURES
 
 # (question, a string that some citation must contain)
 IN_SCOPE = [
@@ -21,6 +22,14 @@ IN_SCOPE = [
     ("which ministry runs the programme?", "Ministry of Industry and Information Technology"),
     ("what does landsky make", "lighting systems"),  # a question without its question mark
     ("who is francoise huang", "Allianz Trade"),  # typed without the collection's accent
+    # Asking only what a named firm or person is, in chat's words
+    ("kofon motion group wat do they do", "peeling crayfish"),
+    ("keanda whats the deal", "rail systems"),
+    ("hami crrc?", "Hami CRRC"),
+    ("landsky whats their deal exactly", "lighting systems"),
+    ("what does landsky even do", "lighting systems"),
+    ("tankeblue wat do they make exactly", "TankeBlue"),
+    ("francoise huang whos that", "Allianz Trade"),
 ]
 
 # Written for these tests: nothing in the five articles is about any of them.
@@ -40,6 +49,10 @@ OUT_OF_SCOPE = [
     "How many provinces does Canada have?",
     "How many patents does IBM file each year?",
     "What is the GDP of Germany?",
+    # Firms the articles describe, asked what the articles never say
+    "How many employees does Landsky have?",
+    "When was Kofon Motion Group founded?",
+    "who's the ceo of flexbot",
 ]
 
 ODD_INPUTS = {
@@ -222,3 +235,27 @@ def test_answer_many_keeps_order_and_matches_single_answers(engine: Engine) -> N
 def test_answers_are_deterministic(engine: Engine) -> None:
     question = IN_SCOPE[3][0]
     assert engine.answer(question) == engine.answer(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("landsky whats their thing", "Landsky"),
+        ("What does Keanda make?", "Keanda"),  # a name that only ever opens sentences
+        ("When was Landsky founded?", None),  # it asks more than what Landsky is
+        ("What does the World Trade Organization do?", None),  # no passage holds that name
+    ],
+)
+def test_a_question_about_a_name_alone_marks_the_passages_that_hold_it(
+    engine: Engine, question: str, name: str | None
+) -> None:
+    """`about_names` is 1 for exactly the candidates that hold the name asked about, when
+    the question asks nothing else."""
+    column = CANDIDATE_FEATURES.index("about_names")
+    found = engine.candidates_many([question])[0]
+    marked = [bool(value) for value in found.features[:, column]]
+    if name is None:
+        assert not any(marked)
+    else:
+        holds = [name in engine.index.passages[p].text for p in found.passages]
+        assert marked == holds and any(marked)

@@ -7,7 +7,7 @@ import pytest
 
 from knowledge import Document, spelling
 from knowledge.corpus import load_corpus
-from knowledge.focus import name_terms
+from knowledge.focus import name_terms, split_focus
 from knowledge.language import foreign_script
 from knowledge.sources import publisher_names
 from knowledge.spelling import SpellingCorrector
@@ -72,6 +72,36 @@ def test_a_topic_named_before_the_question_is_kept(
     """A clause that names something the collection knows says what the question is about;
     one that names nothing it knows is chat."""
     assert question_core(typed, name_terms(documents)) == core
+
+
+def test_a_name_that_only_opens_sentences_is_still_a_name(documents: list[Document]) -> None:
+    """A name may open every sentence it is in ("Keanda"); an opening word English knows
+    ("Moreover") is no name."""
+    names = name_terms(documents)
+    assert "keanda" in names
+    assert not {"moreov", "meanwhil", "today"} & names
+
+
+@pytest.mark.parametrize(
+    ("question", "only_names"),
+    [
+        ("What does FlexBot do?", True),
+        ("merics?", True),
+        ("landsky whats their thing", True),
+        ("keanda wat do they actually make", True),
+        ("francoise huang who's she", True),
+        ("flexbot makes what exactly", True),
+        ("How many employees does Keanda have?", False),
+        ("When was Landsky founded?", False),
+        ("what kind of engine parts does kofon make exactly, car or marine", False),
+        ("what do they actually make", False),  # names nothing
+    ],
+)
+def test_a_question_that_asks_only_about_a_name_is_told_apart(
+    documents: list[Document], question: str, only_names: bool
+) -> None:
+    """Light verbs and chat filler ask nothing of their own; any other word is a focus."""
+    assert split_focus(question, name_terms(documents)).asks_only_names is only_names
 
 
 @pytest.mark.parametrize(
