@@ -155,7 +155,6 @@ def make_queries(rng: np.random.Generator, index: PassageIndex, count: int) -> l
             subject_vector=vector,
             focus_vector=vector,
             focus_text=text,
-            has_names=False,
             answer_type=expected_answer(text),
         )
         queries.append(Question(query, int(source)))

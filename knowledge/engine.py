@@ -318,7 +318,6 @@ class Engine:
                 subject_vector=vectors[with_subject],
                 focus_vector=vectors[focus_text],
                 focus_text=focus_text,
-                has_names=focuses[text].has_names,
                 names_text=" ".join(focuses[text].names),
                 asks_only_names=focuses[text].asks_only_names,
                 answer_type=expected_answer(text),

@@ -63,11 +63,14 @@ class Query:
     subject_vector: FloatArray
     focus_vector: FloatArray
     focus_text: str
-    has_names: bool
     answer_type: re.Pattern[str] | None
     unknown_names: int = 0  # capitalised words that are not the collection's, nor slips of them
     names_text: str = ""  # the names it mentions that the collection knows
     asks_only_names: bool = False  # ... and it asks nothing beyond them ("merics?")
+
+    @property
+    def has_names(self) -> bool:
+        return bool(self.names_text)
 
 
 @dataclass(frozen=True)

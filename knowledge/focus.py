@@ -30,6 +30,7 @@ _CHAT_FILLER = frozenset(
         "anyway btw tho hmm ur heard never even"
     )
 )
+_ASKS_NOTHING = _LIGHT_VERBS | _CHAT_FILLER
 _CAPITALISED_SHARE = 0.8
 
 
@@ -83,7 +84,7 @@ def split_focus(question: str, names: frozenset[str]) -> Focus:
 
 def _asks_nothing(word: str) -> bool:
     word_terms = terms(word)
-    return bool(word_terms) and set(word_terms) <= _LIGHT_VERBS | _CHAT_FILLER
+    return bool(word_terms) and set(word_terms) <= _ASKS_NOTHING
 
 
 def _capitalised_runs_with_a_name(words: list[str], is_name: list[bool]) -> list[int]:
