@@ -7,12 +7,17 @@ from __future__ import annotations
 NOT_COVERED = "The documents I know don't cover that."
 TAKEN_AS = "Taken as: {question}"
 # A question in another script: the documents are English, so is the engine.
-OTHER_LANGUAGE = {  # a question in another script that nothing in the documents comes close to
-    "en": "I found nothing close to this in my documents. They are in English, and I read "
-    "questions in English best. Try, for example: {example}",
-    "zh": "我在文档中没有找到与此相近的内容。文档是英文的，用英文提问效果最好。例如：{example}",
-    "ru": "Я не нашёл в документах ничего близкого. Документы на английском, и вопросы на "
-    "английском я понимаю лучше всего. Спросите, например: {example}",
+# A question in another script that the search across languages could not match. It says
+# what failed (matching this wording), never that the documents lack the answer: they may
+# well have it, in English.
+OTHER_LANGUAGE = {
+    "en": "I couldn't match this question to my documents with confidence. They are in "
+    "English, and I read questions in English best: please ask in English, for example: "
+    "{example}",
+    "zh": "我没能把这个问题可靠地对应到文档内容。文档是英文的，我最擅长读英文问题，请用英文提问，"
+    "例如：{example}",
+    "ru": "Я не смог уверенно сопоставить этот вопрос с документами. Документы на английском, "
+    "и вопросы на английском я понимаю лучше всего: спросите по-английски, например: {example}",
 }
 CROSS_LANGUAGE = {  # above excerpts matched to a question in another script
     "en": "The documents are in English; these passages are the closest to your question:",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from bot.messages import EXAMPLE_QUESTION
 from knowledge import AnswerKind, Engine, EngineConfig
 from knowledge.embedding import Encoder
@@ -370,6 +371,39 @@ def test_out_of_scope_question_is_declined_with_closest_documents(
     assert "<blockquote>" not in html_of(emu, reply)
     assert not entity_spans(reply, "blockquote")
     assert "Share" not in [b["text"] for b in buttons(reply)]
+
+
+# --------------------------------------------------------------------------- 2b. other languages
+
+CHINESE_QUESTION = "入选的小巨人企业能从政府拿到多少钱？分几年发放？"
+RUSSIAN_UNRELATED = "Как приготовить борщ?"
+
+
+def test_question_in_chinese_is_answered_from_the_english_articles(
+    emu: BotApiEmulator, engine: Engine, alice: JSON
+) -> None:
+    answer = engine.answer(CHINESE_QUESTION)
+    assert answer.kind is AnswerKind.ANSWERED
+    assert answer.language == "zh"
+    reply = only_reply(emu, ask(emu, emu.private_chat(alice), alice, CHINESE_QUESTION))
+
+    assert messages.CROSS_LANGUAGE["zh"] in reply["text"]
+    quotes = entity_texts(reply, "blockquote")
+    assert quotes == [c.text for c in answer.citations[: len(quotes)]]
+    assert any("6 million yuan" in quote for quote in quotes)
+    assert all(any(quote in body for body in corpus_bodies(engine)) for quote in quotes)
+
+
+def test_unmatched_question_in_russian_gets_a_note_in_russian(
+    emu: BotApiEmulator, engine: Engine, alice: JSON
+) -> None:
+    assert engine.answer(RUSSIAN_UNRELATED).kind is AnswerKind.OTHER_LANGUAGE
+    reply = only_reply(emu, ask(emu, emu.private_chat(alice), alice, RUSSIAN_UNRELATED))
+
+    assert messages.OTHER_LANGUAGE["ru"].format(example=EXAMPLE_QUESTION) in reply["text"]
+    assert EXAMPLE_QUESTION in reply["text"]
+    assert messages.NOT_COVERED not in reply["text"]
+    assert not entity_spans(reply, "blockquote")
 
 
 # --------------------------------------------------------------------------- 3. group silence
